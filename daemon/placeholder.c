@@ -1,0 +1,1 @@
+int tcmud_core_placeholder;

@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * tcmu/libtcmu.h — serve TCMU devices from your own program.
+ *
+ * Two levels:
+ *
+ * 1. The ring API (this file, "Devices and the ring"): open a device (a real
+ *    /dev/uioN or any fd + mapping with the same semantics), wait on its fd,
+ *    take commands with tcmu_ring_next(), complete them with
+ *    tcmu_ring_complete() in any order, and tell the kernel once per batch
+ *    with tcmu_ring_notify(). Single-threaded: every tcmu_ring_* call on a
+ *    device must come from the one thread that owns its ring.
+ *
+ * 2. The runner (this file, "Runner"): give a device a handler (tcmu/handler.h)
+ *    and libtcmu starts the ring thread, runs the SCSI core, enforces the
+ *    handler's concurrency model and batches completions; the daemon tcmud
+ *    is a thin shell around this.
+ *
+ * Plus the kernel control plane: netlink events (tcmu_nl_*), start-up
+ * discovery (tcmu_discover_*) and configfs attributes (tcmu_cfgfs_*).
+ *
+ * Errors are 0 / -errno. The library logs only through tcmu_log() (see
+ * tcmu_set_log_sink()).
+ */
+#ifndef TCMU_LIBTCMU_H
+#define TCMU_LIBTCMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <tcmu/handler.h>
+#include <tcmu/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Logging                                                            */
+/* ------------------------------------------------------------------ */
+
+/**
+ * A log sink receives every line at or below the current level. Any thread;
+ * must not block for long. @dev_name may be NULL.
+ */
+typedef void (*tcmu_log_sink_fn)(enum tcmu_log_level level,
+				 const char *dev_name, const char *file,
+				 int line, const char *msg, void *arg);
+
+/** Sets the sink (NULL: stderr) and its argument. Any thread. */
+void tcmu_set_log_sink(tcmu_log_sink_fn fn, void *arg);
+/** Sets the level (0 none .. 5); lines above it are dropped cheaply. Any thread. */
+void tcmu_set_log_level(int level);
+/** Current level. Any thread. */
+int tcmu_get_log_level(void);
+
+/* ------------------------------------------------------------------ */
+/* Devices and the ring                                               */
+/* ------------------------------------------------------------------ */
+
+/**
+ * What a device is, as the kernel describes it. Filled from sysfs/configfs
+ * by tcmu_device_open_uio(); given by the caller to tcmu_device_open_fd().
+ */
+struct tcmu_device_info {
+	char uio[32];          /* "uio0" (empty for a custom fd) */
+	char name[256];        /* "tcm-user/<hba>/<dev>" part of the uio name */
+	char hba[64];          /* "user_<N>" directory in configfs core/ */
+	char dev[128];         /* device name in configfs */
+	char subtype[64];      /* "file" */
+	char cfgstring[4096];  /* after "<subtype>/" */
+	uint32_t block_size;   /* hw_block_size */
+	uint64_t size;         /* bytes */
+	uint32_t max_sectors;  /* hw_max_sectors (in blocks) */
+	bool write_cache;      /* emulate_write_cache */
+	uint32_t cmd_time_out; /* seconds, 0 = none */
+};
+
+/**
+ * tcmu_device_open_uio — open /dev/<uio> (e.g. "uio0") of a TCMU device:
+ * O_RDWR|O_NONBLOCK|O_CLOEXEC, mmap of exactly maps/map0/size, mailbox
+ * version check, and @info filled from sysfs and configfs. Main thread; may
+ * block briefly. Returns 0 and *@out, or -errno (-EINVAL: not a TCMU
+ * device or unsupported mailbox version).
+ */
+int tcmu_device_open_uio(const char *uio, struct tcmu_device **out);
+
+/**
+ * tcmu_device_open_fd — open a device from an fd with UIO semantics (4-byte
+ * read = events, 4-byte write = notify) and a separate mappable fd holding
+ * mailbox | ring | data area of @map_size bytes. Used by tests/sim and by
+ * programs with their own transport. Takes ownership of both fds (they may
+ * be equal). Returns 0 and *@out, or -errno.
+ */
+int tcmu_device_open_fd(int event_fd, int map_fd, size_t map_size,
+			const struct tcmu_device_info *info,
+			struct tcmu_device **out);
+
+/**
+ * tcmu_device_close — stops the runner if started, unmaps, closes the fds
+ * and frees the device. Commands not completed are lost to the kernel (it
+ * times them out): complete them first. Main thread. Always returns NULL.
+ */
+struct tcmu_device *tcmu_device_close(struct tcmu_device *dev);
+
+/** tcmu_device_get_info — what the device is. Any thread. */
+const struct tcmu_device_info *tcmu_device_get_info(const struct tcmu_device *dev);
+
+/** tcmu_device_get_fd — fd to poll for POLLIN (new commands). Any thread. */
+int tcmu_device_get_fd(const struct tcmu_device *dev);
+
+/**
+ * tcmu_ring_ack_events — consume pending kernel events (4-byte reads until
+ * EAGAIN). Ring thread. Returns the number of reads that returned data, or
+ * -errno.
+ */
+int tcmu_ring_ack_events(struct tcmu_device *dev);
+
+/**
+ * tcmu_ring_next — the next new SCSI command, or NULL when the ring has none.
+ * PAD entries are skipped. TMR entries are handed to the TMR callback (see
+ * tcmu_ring_set_tmr_fn()) and skipped. An entry that is malformed (bad
+ * length, CDB or iovec outside the mapping) is completed at once with
+ * CHECK CONDITION and skipped, never dereferenced. The returned command
+ * holds a copy of its CDB and iovecs (pointers into the data area), so its
+ * ring slot may be reused for other completions. Ring thread; never blocks.
+ */
+struct tcmu_cmd *tcmu_ring_next(struct tcmu_device *dev);
+
+/**
+ * tcmu_ring_complete — write @cmd's status, sense and residual into the ring
+ * (out-of-order completion) and recycle @cmd. The kernel learns of it at
+ * the next tcmu_ring_notify(). Ring thread; never blocks.
+ */
+void tcmu_ring_complete(struct tcmu_device *dev, struct tcmu_cmd *cmd);
+
+/**
+ * tcmu_ring_notify — tell the kernel about completions written since the
+ * last call, with one 4-byte write; does nothing when there were none.
+ * Ring thread. Returns 0 or -errno.
+ */
+int tcmu_ring_notify(struct tcmu_device *dev);
+
+/** A TMR from the kernel: @type is TCMU_TMR_*, @ids the affected cmd_ids. */
+typedef void (*tcmu_tmr_fn)(struct tcmu_device *dev, uint8_t type,
+			    const uint16_t *ids, uint32_t nr_ids, void *arg);
+/** tcmu_ring_set_tmr_fn — sets the TMR callback (ring thread calls it). */
+void tcmu_ring_set_tmr_fn(struct tcmu_device *dev, tcmu_tmr_fn fn, void *arg);
+
+/** tcmu_cmd_get_id — the kernel's cmd_id of @cmd. Any thread holding it. */
+uint16_t tcmu_cmd_get_id(const struct tcmu_cmd *cmd);
+
+/** tcmu_cmd_get_bidi_iov — bidirectional (data-in of a bidi command) iovecs. */
+struct iovec *tcmu_cmd_get_bidi_iov(struct tcmu_cmd *cmd, size_t *iovcnt);
+
+/**
+ * tcmu_cmd_set_status — ring API: the SCSI status and (optional, may be NULL)
+ * sense bytes to write back at tcmu_ring_complete(). Any thread holding it.
+ */
+void tcmu_cmd_set_status(struct tcmu_cmd *cmd, uint8_t status,
+			 const uint8_t *sense, size_t sense_len);
+
+/**
+ * tcmu_cmd_set_read_len — bytes actually transferred to the initiator, when
+ * fewer than the data area holds (residual; TCMU_UFLAG_READ_LEN).
+ */
+void tcmu_cmd_set_read_len(struct tcmu_cmd *cmd, uint32_t len);
+
+/**
+ * tcmu_cmd_set_unknown_op — report the opcode as unsupported to the kernel
+ * (TCMU_UFLAG_UNKNOWN_OP).
+ */
+void tcmu_cmd_set_unknown_op(struct tcmu_cmd *cmd);
+
+/* ------------------------------------------------------------------ */
+/* Runner: ring thread + SCSI core + handler                          */
+/* ------------------------------------------------------------------ */
+
+/** Counters of one device; read with tcmu_device_get_stats(). */
+struct tcmu_device_stats {
+	uint64_t cmds_completed;
+	uint64_t bytes_read;
+	uint64_t bytes_written;
+	uint64_t errors;
+	uint64_t in_flight;
+	uint64_t timeouts;
+	uint64_t aborts;
+};
+
+/**
+ * tcmu_device_start — attach @handler (its open() is called here, with
+ * @reopen) and start the device's ring thread: commands are parsed,
+ * answered by the SCSI core or routed to the handler per its concurrency
+ * model, and completions written back in batches. Main thread; may block
+ * in open(). Returns 0 or -errno (the handler's open() error included).
+ */
+int tcmu_device_start(struct tcmu_device *dev, const struct tcmu_handler *handler,
+		      bool reopen);
+
+/**
+ * tcmu_device_stop — stop accepting commands, wait for those in flight
+ * (failing back, after @timeout_ms, those the handler does not finish),
+ * stop the ring thread and call the handler's close(). Main thread;
+ * blocks. Returns 0, or -ETIMEDOUT when commands had to be failed back.
+ */
+int tcmu_device_stop(struct tcmu_device *dev, unsigned int timeout_ms);
+
+/** tcmu_device_get_stats — copies the counters. Any thread. */
+void tcmu_device_get_stats(const struct tcmu_device *dev,
+			   struct tcmu_device_stats *st);
+
+/**
+ * tcmu_device_set_cmd_timeout — fail a command the handler has not
+ * completed within @seconds (0: never) with a retryable status, and log it
+ * once. Any thread.
+ */
+void tcmu_device_set_cmd_timeout(struct tcmu_device *dev, unsigned int seconds);
+
+/**
+ * tcmu_device_reconfig — apply a RECONFIG (pauses the ring, calls the
+ * handler's reconfig(), updates size / write cache, raises the unit
+ * attentions). Main thread; may block. Returns 0 or -errno.
+ */
+int tcmu_device_reconfig(struct tcmu_device *dev, const struct tcmu_reconfig *rc);
+
+/* ------------------------------------------------------------------ */
+/* Netlink (generic netlink family TCM-USER)                          */
+/* ------------------------------------------------------------------ */
+
+struct tcmu_nl;
+
+/** One netlink event. Strings point into the message; valid during the callback. */
+struct tcmu_nl_event {
+	int cmd;               /* TCMU_CMD_ADDED_DEVICE, _REMOVED_, _RECONFIG_ */
+	const char *device;    /* TCMU_ATTR_DEVICE: the uio name, "tcm-user/<hba>/<dev>/<subtype>/<cfg>" */
+	uint32_t minor;        /* TCMU_ATTR_MINOR: N of /dev/uioN */
+	uint32_t device_id;    /* TCMU_ATTR_DEVICE_ID (0 if absent) */
+	bool has_device_id;
+	const char *dev_cfg;   /* RECONFIG: TCMU_ATTR_DEV_CFG or NULL */
+	uint64_t dev_size;     /* RECONFIG: TCMU_ATTR_DEV_SIZE, valid if has_dev_size */
+	bool has_dev_size;
+	int write_cache;       /* RECONFIG: TCMU_ATTR_WRITECACHE 0/1, -1 absent */
+};
+
+/**
+ * Handles one event; returns 0 or -errno, which becomes the reply's
+ * TCMU_ATTR_CMD_STATUS. The reply (*_DONE) is always sent.
+ */
+typedef int (*tcmu_nl_event_fn)(const struct tcmu_nl_event *ev, void *arg);
+
+/**
+ * tcmu_nl_open — connect to the TCM-USER family, join the "config" group and
+ * send SET_FEATURES(SUPP_KERN_CMD_REPLY) (EOPNOTSUPP from older kernels is
+ * ignored). Main thread. Returns 0 and *@out, or -errno (-ENOENT: family
+ * not registered, i.e. target_core_user not loaded).
+ */
+int tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, struct tcmu_nl **out);
+/** tcmu_nl_get_fd — fd to poll for POLLIN. Any thread. */
+int tcmu_nl_get_fd(const struct tcmu_nl *nl);
+/**
+ * tcmu_nl_dispatch — read pending messages, call the callback for each,
+ * send each *_DONE reply. Main thread; never blocks. Returns 0 or -errno.
+ */
+int tcmu_nl_dispatch(struct tcmu_nl *nl);
+/** tcmu_nl_close — disconnect. Returns NULL. */
+struct tcmu_nl *tcmu_nl_close(struct tcmu_nl *nl);
+
+/* ------------------------------------------------------------------ */
+/* Discovery of existing devices, restart protocol, configfs          */
+/* ------------------------------------------------------------------ */
+
+/** Called for each TCMU uio device found; return 0 to continue. */
+typedef int (*tcmu_discover_fn)(const char *uio, const char *uio_name, void *arg);
+
+/**
+ * tcmu_discover_devices — scan /sys/class/uio (or $TCMU_SYSFS_ROOT) for
+ * devices named "tcm-user/..." and call @fn for each. Main thread. Returns
+ * the number found or -errno.
+ */
+int tcmu_discover_devices(tcmu_discover_fn fn, void *arg);
+
+/**
+ * tcmu_parse_uio_name — split "tcm-user/<hba>/<dev>/<subtype>/<cfg>" into
+ * @info's name, hba, dev, subtype and cfgstring. Any thread. Returns 0 or
+ * -EINVAL for anything else.
+ */
+int tcmu_parse_uio_name(const char *uio_name, struct tcmu_device_info *info);
+
+/**
+ * tcmu_device_block / tcmu_device_unblock / tcmu_device_reset_ring — write
+ * the configfs action files block_dev (1/0) and reset_ring (1) of the
+ * device. The restart protocol is: block, reset_ring, open + mmap, unblock.
+ * Main thread; may block briefly. Return 0 or -errno.
+ */
+int tcmu_cfgfs_block_dev(const struct tcmu_device_info *info, bool block);
+int tcmu_cfgfs_reset_ring(const struct tcmu_device_info *info);
+
+/**
+ * tcmu_cfgfs_read_attr — read configfs
+ * <root>/core/<hba>/<dev>/<path> (e.g. "attrib/hw_block_size",
+ * "wwn/vpd_unit_serial", "info") into @buf (NUL-terminated, trailing
+ * newline removed). Any thread; may block briefly. Returns the length or
+ * -errno.
+ */
+int tcmu_cfgfs_read_attr(const struct tcmu_device_info *info, const char *path,
+			 char *buf, size_t size);
+/** Same, parsed as an unsigned integer. Returns 0 or -errno. */
+int tcmu_cfgfs_read_u64(const struct tcmu_device_info *info, const char *path,
+			uint64_t *val);
+/** tcmu_cfgfs_write_attr — write @val to an attribute. Returns 0 or -errno. */
+int tcmu_cfgfs_write_attr(const struct tcmu_device_info *info, const char *path,
+			  const char *val);
+/** tcmu_cfgfs_set_dev_size — handler-initiated resize (control "dev_size=N"). */
+int tcmu_cfgfs_set_dev_size(const struct tcmu_device_info *info, uint64_t size);
+
+/**
+ * Parsed "info" attribute of a TCMU device (the kernel prints e.g.
+ * "Status: ACTIVATED  Max Queue Depth: 0  SectorSize: 512  HwMaxSectors: 128
+ *  Config: ... Size: N MaxDataAreaMB: N DataPagesPerBlk: N ...").
+ */
+struct tcmu_cfgfs_dev_info {
+	uint64_t size;
+	uint32_t max_data_area_mb;
+	uint32_t data_pages_per_blk;
+};
+/** tcmu_cfgfs_read_info — read and parse "info". Returns 0 or -errno. */
+int tcmu_cfgfs_read_info(const struct tcmu_device_info *info,
+			 struct tcmu_cfgfs_dev_info *out);
+
+/** One ALUA target port group of the device (configfs alua/<group>). */
+struct tcmu_alua_group {
+	char name[64];
+	uint16_t id;            /* tg_pt_gp_id */
+	uint8_t state;          /* alua_access_state */
+	uint8_t supported;      /* bitmask of supported states */
+	bool preferred;
+};
+/**
+ * tcmu_cfgfs_read_alua — up to @max groups of the device. Returns the
+ * number read or -errno.
+ */
+int tcmu_cfgfs_read_alua(const struct tcmu_device_info *info,
+			 struct tcmu_alua_group *groups, size_t max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
