@@ -50,6 +50,15 @@ struct tcmu_device {
 	size_t map_size;
 	_Atomic uint64_t stat_cmds, stat_read_bytes, stat_write_bytes,
 		stat_errors, stat_in_flight, stat_timeouts, stat_aborts;
+	/*
+	 * Synchronous test mode (unit tests of the SCSI core, no ring thread):
+	 * when runner == NULL, runner_call() calls the handler callback
+	 * directly on the calling thread, tcmu_cmd_done() runs the
+	 * continuation (or maps the result and finishes) inline, and
+	 * runner_finish() calls finish_hook(cmd).
+	 */
+	void (*finish_hook)(struct tcmu_cmd *cmd);
+	void *finish_hook_arg;
 };
 
 /* Operations the SCSI core asks of a handler (see runner_call()). */
