@@ -231,22 +231,30 @@ int tcmu_device_reconfig(struct tcmu_device *dev, const struct tcmu_reconfig *rc
 
 struct tcmu_nl;
 
-/** One netlink event. Strings point into the message; valid during the callback. */
+/**
+ * One netlink event. Strings point into the message; valid during the
+ * callback. The kernel sends DEVICE, MINOR and DEVICE_ID with every event,
+ * and a RECONFIG carries exactly one of DEV_CFG, DEV_SIZE, WRITECACHE.
+ */
 struct tcmu_nl_event {
 	int cmd;               /* TCMU_CMD_ADDED_DEVICE, _REMOVED_, _RECONFIG_ */
-	const char *device;    /* TCMU_ATTR_DEVICE: the uio name, "tcm-user/<hba>/<dev>/<subtype>/<cfg>" */
+	const char *device;    /* TCMU_ATTR_DEVICE: the uio name, "tcm-user/<hba>/<dev>/<subtype>/<cfg>" (before a RECONFIG is applied: the old one) */
 	uint32_t minor;        /* TCMU_ATTR_MINOR: N of /dev/uioN */
 	uint32_t device_id;    /* TCMU_ATTR_DEVICE_ID (0 if absent) */
 	bool has_device_id;
-	const char *dev_cfg;   /* RECONFIG: TCMU_ATTR_DEV_CFG or NULL */
+	const char *dev_cfg;   /* RECONFIG: TCMU_ATTR_DEV_CFG, the new whole "<subtype>/<cfg>" (trailing newlines cut), or NULL */
 	uint64_t dev_size;     /* RECONFIG: TCMU_ATTR_DEV_SIZE, valid if has_dev_size */
 	bool has_dev_size;
 	int write_cache;       /* RECONFIG: TCMU_ATTR_WRITECACHE 0/1, -1 absent */
 };
 
 /**
- * Handles one event; returns 0 or -errno, which becomes the reply's
- * TCMU_ATTR_CMD_STATUS. The reply (*_DONE) is always sent.
+ * Handles one event; called from tcmu_nl_dispatch() (main thread) and must
+ * not wait for the kernel to act on this device's configfs (the kernel is
+ * blocked until the reply). Returns 0 or -errno, which becomes the reply's
+ * TCMU_ATTR_CMD_STATUS (and, for ADDED, the error of the configfs "enable"
+ * write). The reply (*_DONE) is always sent; a malformed event is not
+ * passed to the callback and is answered with -EINVAL.
  */
 typedef int (*tcmu_nl_event_fn)(const struct tcmu_nl_event *ev, void *arg);
 
@@ -264,35 +272,49 @@ int tcmu_nl_get_fd(const struct tcmu_nl *nl);
  * send each *_DONE reply. Main thread; never blocks. Returns 0 or -errno.
  */
 int tcmu_nl_dispatch(struct tcmu_nl *nl);
-/** tcmu_nl_close — disconnect. Returns NULL. */
+/** tcmu_nl_close — disconnect (NULL is fine). Main thread. Returns NULL. */
 struct tcmu_nl *tcmu_nl_close(struct tcmu_nl *nl);
 
 /* ------------------------------------------------------------------ */
 /* Discovery of existing devices, restart protocol, configfs          */
 /* ------------------------------------------------------------------ */
 
-/** Called for each TCMU uio device found; return 0 to continue. */
+/**
+ * Called for each TCMU uio device found, @uio e.g. "uio0" and @uio_name
+ * its sysfs name (trailing newline cut). Return 0 to continue, non-zero
+ * to stop the scan.
+ */
 typedef int (*tcmu_discover_fn)(const char *uio, const char *uio_name, void *arg);
 
 /**
- * tcmu_discover_devices — scan /sys/class/uio (or $TCMU_SYSFS_ROOT) for
- * devices named "tcm-user/..." and call @fn for each. Main thread. Returns
- * the number found or -errno.
+ * tcmu_discover_devices — scan $TCMU_SYSFS_ROOT (default /sys)/class/uio
+ * for devices whose name starts with "tcm-user/" and call @fn for each,
+ * in uio number order. Main thread; may block briefly. Returns the number
+ * found (0 when there is no class/uio at all), @fn's return value if it
+ * stopped the scan with a negative one, or -errno.
  */
 int tcmu_discover_devices(tcmu_discover_fn fn, void *arg);
 
 /**
- * tcmu_parse_uio_name — split "tcm-user/<hba>/<dev>/<subtype>/<cfg>" into
- * @info's name, hba, dev, subtype and cfgstring. Any thread. Returns 0 or
- * -EINVAL for anything else.
+ * tcmu_parse_uio_name — split "tcm-user/<host id>/<dev>/<subtype>/<cfg>"
+ * (the kernel's "tcm-user/%u/%s/%s" of host id, device name and
+ * dev_config) into @info's name ("tcm-user/<host id>/<dev>"), hba
+ * ("user_<host id>"), dev, subtype and cfgstring. <cfg> may hold '/' and
+ * may be empty ("<subtype>/" or just "<subtype>"); trailing newlines are
+ * cut. Other fields of @info are untouched, and nothing is on failure.
+ * Any thread. Returns 0, or -EINVAL for anything else: another prefix,
+ * no dev_config (no subtype), a bad host id, a field too long for @info.
  */
 int tcmu_parse_uio_name(const char *uio_name, struct tcmu_device_info *info);
 
 /**
- * tcmu_device_block / tcmu_device_unblock / tcmu_device_reset_ring — write
- * the configfs action files block_dev (1/0) and reset_ring (1) of the
- * device. The restart protocol is: block, reset_ring, open + mmap, unblock.
- * Main thread; may block briefly. Return 0 or -errno.
+ * tcmu_cfgfs_block_dev / tcmu_cfgfs_reset_ring — write the configfs action
+ * files action/block_dev ("1" block / "0" unblock) and action/reset_ring
+ * ("1": commands in the ring are failed with BUSY, retryable) of the
+ * device. The restart protocol is: block, reset_ring, open + mmap,
+ * unblock. The kernel refuses both (-EINVAL) for a device not enabled.
+ * Main thread; may block briefly. Return 0 or -errno (-ENOENT: no such
+ * device, or a kernel without action files).
  */
 int tcmu_cfgfs_block_dev(const struct tcmu_device_info *info, bool block);
 int tcmu_cfgfs_reset_ring(const struct tcmu_device_info *info);
@@ -301,45 +323,72 @@ int tcmu_cfgfs_reset_ring(const struct tcmu_device_info *info);
  * tcmu_cfgfs_read_attr — read configfs
  * <root>/core/<hba>/<dev>/<path> (e.g. "attrib/hw_block_size",
  * "wwn/vpd_unit_serial", "info") into @buf (NUL-terminated, trailing
- * newline removed). Any thread; may block briefly. Returns the length or
- * -errno.
+ * newlines removed). <root> is $TCMU_CONFIGFS_ROOT, default
+ * /sys/kernel/config/target. For "wwn/vpd_unit_serial" the kernel's
+ * "T10 VPD Unit Serial Number: " label is removed: just the serial, empty
+ * until the kernel sets it (after enable). Any thread; may block briefly.
+ * Returns the length, -EOVERFLOW if it does not fit, -EINVAL for a bad
+ * @path or info, or -errno.
  */
 int tcmu_cfgfs_read_attr(const struct tcmu_device_info *info, const char *path,
 			 char *buf, size_t size);
-/** Same, parsed as an unsigned integer. Returns 0 or -errno. */
+/**
+ * Same, parsed as an unsigned decimal integer. Returns 0, -ENODATA for an
+ * empty attribute, -EINVAL for anything but digits, -ERANGE, or -errno.
+ */
 int tcmu_cfgfs_read_u64(const struct tcmu_device_info *info, const char *path,
 			uint64_t *val);
-/** tcmu_cfgfs_write_attr — write @val to an attribute. Returns 0 or -errno. */
+/**
+ * tcmu_cfgfs_write_attr — write @val to an attribute in one write(). Any
+ * thread; may block briefly. Returns 0 or -errno (the kernel's refusal).
+ */
 int tcmu_cfgfs_write_attr(const struct tcmu_device_info *info, const char *path,
 			  const char *val);
-/** tcmu_cfgfs_set_dev_size — handler-initiated resize (control "dev_size=N"). */
+/**
+ * tcmu_cfgfs_set_dev_size — handler-initiated resize: writes "dev_size=N"
+ * (bytes) to "control", which changes the kernel's size without sending a
+ * RECONFIG event (attrib/dev_size would send one and wait for our reply).
+ * Any thread; may block briefly. Returns 0 or -errno.
+ */
 int tcmu_cfgfs_set_dev_size(const struct tcmu_device_info *info, uint64_t size);
 
 /**
  * Parsed "info" attribute of a TCMU device (the kernel prints e.g.
- * "Status: ACTIVATED  Max Queue Depth: 0  SectorSize: 512  HwMaxSectors: 128
- *  Config: ... Size: N MaxDataAreaMB: N DataPagesPerBlk: N ...").
+ * "Status: ACTIVATED  Max Queue Depth: 128  SectorSize: 512  HwMaxSectors: 128\n
+ *  Config: <dev_config or NULL> Size: N MaxDataAreaMB: N DataPagesPerBlk: N\n";
+ * newer kernels append " CmdRingSizeMB: N").
  */
 struct tcmu_cfgfs_dev_info {
-	uint64_t size;
-	uint32_t max_data_area_mb;
-	uint32_t data_pages_per_blk;
+	uint64_t size;               /* bytes */
+	uint32_t max_data_area_mb;   /* 0 when the kernel does not say */
+	uint32_t data_pages_per_blk; /* 1 when the kernel does not say */
 };
-/** tcmu_cfgfs_read_info — read and parse "info". Returns 0 or -errno. */
+/**
+ * tcmu_cfgfs_read_info — read and parse "info". Any thread; may block
+ * briefly. Returns 0, -EINVAL when Size is missing or a field is garbage,
+ * or -errno.
+ */
 int tcmu_cfgfs_read_info(const struct tcmu_device_info *info,
 			 struct tcmu_cfgfs_dev_info *out);
+
+/* tcmu_alua_group.tpgs: the TPGS field of standard INQUIRY data. */
+#define TCMU_ALUA_TPGS_IMPLICIT 0x1
+#define TCMU_ALUA_TPGS_EXPLICIT 0x2
 
 /** One ALUA target port group of the device (configfs alua/<group>). */
 struct tcmu_alua_group {
 	char name[64];
 	uint16_t id;            /* tg_pt_gp_id */
-	uint8_t state;          /* alua_access_state */
-	uint8_t supported;      /* bitmask of supported states */
+	uint8_t state;          /* alua_access_state: 0 AO, 1 AN, 2 S, 3 U, 4 LBD, 0xe O, 0xf T */
+	uint8_t supported;      /* alua_support_*: RTPG bits T 0x80 O 0x40 LBD 0x10 U 0x08 S 0x04 AN 0x02 AO 0x01 */
 	bool preferred;
+	uint8_t tpgs;           /* alua_access_type: TCMU_ALUA_TPGS_* */
 };
 /**
- * tcmu_cfgfs_read_alua — up to @max groups of the device. Returns the
- * number read or -errno.
+ * tcmu_cfgfs_read_alua — the device's groups (alua/<group>/, e.g.
+ * "default_tg_pt_gp") that have a tg_pt_gp_id, sorted by id; at most
+ * @max are stored. Any thread; may block briefly. Returns the number
+ * stored, or -errno (-ENOENT: no alua directory, -EINVAL: a garbage value).
  */
 int tcmu_cfgfs_read_alua(const struct tcmu_device_info *info,
 			 struct tcmu_alua_group *groups, size_t max);
