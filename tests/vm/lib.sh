@@ -1,0 +1,377 @@
+# tests/vm/lib.sh: helpers for the real-kernel tests, sourced INSIDE the guest
+# (by run-cases for every case, or by hand:
+#   tests/vm/vm-run 'source tests/vm/lib.sh; user_dev_add d1 file//tmp/d1.img 1M').
+#
+# Conventions: helpers return 0 or call fail(), which ends the case.  A case
+# that cannot run calls skip "reason".  Everything a case creates lives in
+# $CASE_DIR (logs) and $CASE_DATA (backing files); run-cases cleans up after
+# each case (cleanup_all) and checks tcmud's logs for sanitizer reports.
+#
+# Environment (set by run-cases, defaults for hand use):
+#   VM_BUILD   the build tree (tcmud, handlers/)     CASE_DIR   per-case logs
+#   CASE_DATA  per-case backing files (tmpfs)        TCMUD_DEBUG=1  tcmud --debug
+
+CFS=/sys/kernel/config/target
+VM_BUILD=${VM_BUILD:-}
+CASE_DIR=${CASE_DIR:-/run/vmtest/manual}
+CASE_DATA=${CASE_DATA:-/run/vmtest/manual-data}
+USER_HBA=${USER_HBA:-1}        # core/user_<USER_HBA>/ holds the user devices
+LOOP_WWN=${LOOP_WWN:-naa.5001405c0de00001}
+LOOP_INITIATOR=${LOOP_INITIATOR:-naa.5001405c0de0f001}
+TCMUD=${TCMUD:-${VM_BUILD:+$VM_BUILD/tcmud}}
+TCMUD_HANDLERS=${TCMUD_HANDLERS:-${VM_BUILD:+$VM_BUILD/handlers}}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+mkdir -p "$CASE_DIR" "$CASE_DATA"
+
+# ------------------------------------------------------------- basics ---
+
+# log MSG: a timestamped progress line (guest uptime) on stdout.
+log() { printf '[%7s] %s\n' "$(cut -d' ' -f1 /proc/uptime)" "$*"; }
+
+# fail MSG: ends the case as failed.
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# skip REASON: ends the case as skipped (run-cases prints the reason).
+skip() {
+	echo "$*" >"$CASE_DIR/skip-reason"
+	exit 77
+}
+
+# retry_until SECONDS CMD...: runs CMD every 0.1 s until it succeeds;
+# returns 1 if it never did.
+retry_until() {
+	local secs=$1 end
+	shift
+	end=$(($(date +%s%N) + secs * 1000000000))
+	until "$@"; do
+		(($(date +%s%N) < end)) || return 1
+		sleep 0.1
+	done
+}
+
+# to_bytes SIZE: 64M -> 67108864 (IEC suffixes).
+to_bytes() { numfmt --from=iec "$1"; }
+
+# write_timeout SECONDS FILE VALUE: writes VALUE to FILE (configfs/sysfs)
+# from a background process; fails if the write fails, and says "hung" if
+# it did not return in time (a writer stuck in the kernel cannot be killed:
+# run-cases then stops running cases in this guest).
+write_timeout() {
+	local secs=$1 file=$2 value=$3 pid rc=0 i
+	(printf '%s' "$value" >"$file") 2>"$CASE_DIR/write.err" &
+	pid=$!
+	for ((i = 0; i < secs * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "$file" >>"$CASE_DIR/hung"
+		fail "configfs writer hung for ${secs}s: '$value' > $file"
+	fi
+	wait "$pid" || rc=$?
+	((rc == 0)) || fail "'$value' > $file: $(cat "$CASE_DIR/write.err")"
+}
+
+# ------------------------------------------------ user (TCMU) backstores ---
+
+# user_dev_add NAME CONFIG SIZE [KEY=VALUE...]: creates and enables
+# core/user_$USER_HBA/NAME with dev_config=CONFIG (e.g. file//path),
+# dev_size=SIZE and the optional control keys (hw_block_size, hw_max_sectors,
+# max_data_area_mb, cmd_ring_size_mb, data_pages_per_blk, nl_reply_supported).
+# Enabling blocks until the daemon answers the netlink ADDED event, if one
+# is listening.  Env: ENABLE_TIMEOUT (default 60 s).
+user_dev_add() {
+	local name=$1 cfg=$2 size dir kv
+	size=$(to_bytes "$3") || fail "bad size $3"
+	shift 3
+	dir=$CFS/core/user_$USER_HBA/$name
+	mkdir -p "$dir" || fail "mkdir $dir"
+	write_timeout 10 "$dir/control" "dev_config=$cfg"
+	write_timeout 10 "$dir/control" "dev_size=$size"
+	for kv in "$@"; do
+		write_timeout 10 "$dir/control" "$kv"
+	done
+	write_timeout "${ENABLE_TIMEOUT:-60}" "$dir/enable" 1
+}
+
+# user_dev_attr NAME ATTR [VALUE]: reads (or writes) attrib/ATTR of a user device.
+user_dev_attr() {
+	local f=$CFS/core/user_$USER_HBA/$1/attrib/$2
+	if (($# > 2)); then write_timeout 10 "$f" "$3"; else cat "$f"; fi
+}
+
+# user_dev_uio NAME: prints /dev/uioN of the user device NAME (its UIO name
+# is tcm-user/<hba>/<name>/<config>); fails if there is none.
+user_dev_uio() {
+	local u n
+	for u in /sys/class/uio/uio*; do
+		[[ -e $u/name ]] || continue
+		n=$(<"$u/name")
+		[[ $n == "tcm-user/$USER_HBA/$1/"* ]] && { echo "/dev/${u##*/}"; return 0; }
+	done
+	fail "no UIO device for user device $1"
+}
+
+# user_dev_del NAME: disables and removes the user device (the daemon gets
+# the netlink REMOVED event).  Env: REMOVE_TIMEOUT (default 60 s).
+user_dev_del() {
+	local dir=$CFS/core/user_$USER_HBA/$1 pid i
+	[[ -d $dir ]] || return 0
+	rmdir "$dir" 2>"$CASE_DIR/rmdir.err" &
+	pid=$!
+	for ((i = 0; i < ${REMOVE_TIMEOUT:-60} * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "$dir" >>"$CASE_DIR/hung"
+		fail "rmdir $dir hung"
+	fi
+	wait "$pid" || fail "rmdir $dir: $(cat "$CASE_DIR/rmdir.err")"
+}
+
+# -------------------------------------------------- in-kernel backstores ---
+
+# fileio_dev_add NAME FILE SIZE: an in-kernel fileio device core/fileio_1/NAME
+# (used to check the loopback helpers without tcmud).
+fileio_dev_add() {
+	local dir=$CFS/core/fileio_1/$1 size
+	size=$(to_bytes "$3")
+	truncate -s "$size" "$2"
+	mkdir -p "$dir" || fail "mkdir $dir"
+	write_timeout 10 "$dir/control" "fd_dev_name=$2,fd_dev_size=$size"
+	write_timeout 10 "$dir/enable" 1
+}
+
+# ------------------------------------------------------------ tcm_loop ---
+
+# loop_setup: the tcm_loop target $LOOP_WWN with its I_T nexus.  The nexus
+# must exist before LUNs are added: tcm_loop only scans a LUN when it is
+# linked.
+loop_setup() {
+	local tpg=$CFS/loopback/$LOOP_WWN/tpgt_1
+	[[ -e $tpg/nexus && -n $(cat "$tpg/nexus" 2>/dev/null) ]] && return 0
+	mkdir -p "$tpg" || fail "mkdir $tpg"
+	write_timeout 10 "$tpg/nexus" "$LOOP_INITIATOR"
+}
+
+# loop_host: the SCSI host number of the tcm_loop target.
+loop_host() {
+	local a
+	a=$(cat "$CFS/loopback/$LOOP_WWN/tpgt_1/address") || fail "no tcm_loop address"
+	echo "${a%%:*}"
+}
+
+# loop_disk LUN: prints /dev/sdX of LUN (empty if it is not there yet).
+loop_disk() {
+	local h b
+	h=$(loop_host)
+	for b in /sys/class/scsi_device/"$h":0:1:"$1"/device/block/*; do
+		[[ -e $b ]] && echo "/dev/${b##*/}"
+	done
+	return 0
+}
+
+# loop_lun_add LUN BACKSTORE: exports core/BACKSTORE (e.g. user_1/d1) as
+# LUN, waits for its disk and clears the unit attentions a new LUN raises
+# (REPORTED LUNS DATA HAS CHANGED, power on/reset).  Prints /dev/sdX.
+loop_lun_add() {
+	local lun=$1 bs=$2 dir dev=
+	loop_setup
+	dir=$CFS/loopback/$LOOP_WWN/tpgt_1/lun/lun_$lun
+	mkdir -p "$dir" || fail "mkdir $dir"
+	ln -s "$CFS/core/$bs" "$dir/${bs//\//_}" || fail "cannot link $bs to LUN $lun"
+	_found_disk() { dev=$(loop_disk "$lun"); [[ -n $dev && -b $dev ]]; }
+	retry_until 60 _found_disk || fail "no disk for LUN $lun ($bs) after 60 s"
+	retry_until 30 sg_turs "$dev" >/dev/null 2>&1 ||
+		fail "TEST UNIT READY keeps failing on $dev (LUN $lun, $bs)"
+	echo "$dev"
+}
+
+# loop_lun_del LUN: unexports LUN (its disk goes away).
+loop_lun_del() {
+	local dir=$CFS/loopback/$LOOP_WWN/tpgt_1/lun/lun_$1 l
+	[[ -d $dir ]] || return 0
+	for l in "$dir"/*; do
+		[[ -L $l ]] && { rm "$l" || fail "unlink $l"; }
+	done
+	rmdir "$dir" || fail "rmdir $dir"
+}
+
+# ---------------------------------------------------------------- tcmud ---
+
+# need_tcmud [HANDLER...]: skips the case unless tcmud is built, runs, and
+# the named handlers (default: file) are built.
+need_tcmud() {
+	local h
+	[[ -n $TCMUD && -x $TCMUD ]] || skip "tcmud is not built ($TCMUD)"
+	"$TCMUD" --version >"$CASE_DIR/version" 2>&1 ||
+		skip "tcmud --version fails: $(head -n1 "$CASE_DIR/version")"
+	for h in "${@:-file}"; do
+		[[ -e $TCMUD_HANDLERS/handler_$h.so ]] || skip "handler_$h.so is not built"
+	done
+}
+
+# tcmud_start [ARGS...]: starts tcmud in the background (logs to
+# $CASE_DIR/tcmud.<n>.log), waits until it is ready; sets TCMUD_PID.
+tcmud_start() {
+	local n=1 args=()
+	while [[ -e $CASE_DIR/tcmud.$n.log ]]; do n=$((n + 1)); done
+	TCMUD_LOG=$CASE_DIR/tcmud.$n.log
+	[[ ${TCMUD_DEBUG:-0} == 1 ]] && args+=(--debug)
+	"$TCMUD" --handler-path "$TCMUD_HANDLERS" --log-dir "$CASE_DIR" ${args[@]+"${args[@]}"} \
+		"$@" </dev/null >"$TCMUD_LOG" 2>&1 &
+	TCMUD_PID=$!
+	echo "$TCMUD_PID" >>"$CASE_DIR/tcmud.pids"
+	tcmud_wait_ready "$TCMUD_PID"
+}
+
+# tcm_user_group: the id of the TCM-USER netlink multicast group "config".
+tcm_user_group() {
+	genl ctrl get name TCM-USER 2>/dev/null |
+		sed -n 's/.*ID-\(0x[0-9a-f]*\) *name: config.*/\1/p' | head -n1
+}
+
+# _nl_subscribed PID GROUP: does PID hold a generic netlink socket that
+# listens to GROUP (bit GROUP-1 of the Groups mask in /proc/net/netlink)?
+_nl_subscribed() {
+	local pid=$1 grp=$2 inodes _sk eth _port groups _r _w _d _l _dr inode
+	inodes=" $(ls -l "/proc/$pid/fd" 2>/dev/null |
+		sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ') "
+	while read -r _sk eth _port groups _r _w _d _l _dr inode; do
+		[[ $eth == 16 && $inodes == *" $inode "* ]] || continue
+		(((16#$groups >> (grp - 1)) & 1)) && return 0
+	done < <(tail -n +2 /proc/net/netlink)
+	return 1
+}
+
+# _serves_all PID: has PID opened the UIO device of every enabled user device?
+_serves_all() {
+	local pid=$1 u fds
+	fds=$(ls -l "/proc/$pid/fd" 2>/dev/null) || return 1
+	for u in /sys/class/uio/uio*; do
+		[[ -e $u/name && $(<"$u/name") == tcm-user/* ]] || continue
+		grep -q " /dev/${u##*/}\$" <<<"$fds" || return 1
+	done
+}
+
+# tcmud_wait_ready PID: waits (TCMUD_READY_TIMEOUT, default 60 s) until
+# tcmud listens to TCM-USER events and serves every existing user device
+# (restart: "finds existing devices").  Fails if it exits or never gets there.
+tcmud_wait_ready() {
+	local pid=$1 grp
+	grp=$(tcm_user_group)
+	[[ -n $grp ]] || fail "cannot find the TCM-USER netlink group (genl ctrl get)"
+	_ready() {
+		kill -0 "$pid" 2>/dev/null || return 0 # (checked below)
+		_nl_subscribed "$pid" "$((grp))" && _serves_all "$pid"
+	}
+	retry_until "${TCMUD_READY_TIMEOUT:-60}" _ready ||
+		fail "tcmud (pid $pid) not ready after ${TCMUD_READY_TIMEOUT:-60}s: not listening to TCM-USER or not serving every /dev/uio*"
+	kill -0 "$pid" 2>/dev/null || {
+		tail -n 30 "$TCMUD_LOG" >&2
+		fail "tcmud exited during start-up"
+	}
+}
+
+# tcmud_alive [PID]: fails unless tcmud (default $TCMUD_PID) still runs.
+tcmud_alive() {
+	kill -0 "${1:-$TCMUD_PID}" 2>/dev/null || fail "tcmud (pid ${1:-$TCMUD_PID}) died"
+}
+
+# tcmud_stop [PID]: SIGTERM, waits up to TCMUD_STOP_TIMEOUT (30 s) and
+# fails unless it exited with status 0.
+tcmud_stop() {
+	local pid=${1:-$TCMUD_PID} rc=0
+	kill -0 "$pid" 2>/dev/null || fail "tcmud (pid $pid) was already gone before SIGTERM"
+	kill -TERM "$pid"
+	_gone() { ! kill -0 "$pid" 2>/dev/null; }
+	retry_until "${TCMUD_STOP_TIMEOUT:-30}" _gone ||
+		fail "tcmud (pid $pid) still runs ${TCMUD_STOP_TIMEOUT:-30}s after SIGTERM"
+	wait "$pid" 2>/dev/null || rc=$?
+	((rc == 0 || rc == 127)) || fail "tcmud (pid $pid) exited with status $rc after SIGTERM"
+}
+
+# tcmud_kill9 [PID]: SIGKILL and reap.
+tcmud_kill9() {
+	local pid=${1:-$TCMUD_PID}
+	kill -KILL "$pid" 2>/dev/null || fail "tcmud (pid $pid) was gone before kill -9"
+	wait "$pid" 2>/dev/null || true
+}
+
+# tcmud_fds [PID]: number of open fds of tcmud.
+tcmud_fds() { ls "/proc/${1:-$TCMUD_PID}/fd" | wc -l; }
+
+# tcmud_rss_kb [PID]: resident set size in KiB.
+tcmud_rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/${1:-$TCMUD_PID}/status"; }
+
+# sanitizer_reports: prints the tcmud logs of this case that hold ASan,
+# LSan or UBSan reports.
+sanitizer_reports() {
+	grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|UndefinedBehaviorSanitizer' \
+		"$CASE_DIR"/tcmud.*.log 2>/dev/null || true
+}
+
+# ------------------------------------------------------------------ fio ---
+
+# fio_run NAME FIO-ARGS...: runs fio (output in $CASE_DIR/fio.NAME.out);
+# fails with fio's own error lines if it fails.
+fio_run() {
+	local name=$1 rc=0
+	shift
+	fio --name="$name" --output="$CASE_DIR/fio.$name.out" "$@" >"$CASE_DIR/fio.$name.err" 2>&1 || rc=$?
+	if ((rc != 0)); then
+		grep -hiE 'error|verify|bad|fail' "$CASE_DIR/fio.$name.out" "$CASE_DIR/fio.$name.err" |
+			head -n 20 >&2
+		fail "fio $name failed (rc=$rc): see $CASE_DIR/fio.$name.out"
+	fi
+}
+
+# Options for a short, verified fio run on a block device.
+FIO_VERIFY=(--ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1
+	--do_verify=1 --verify_dump=0 --exitall_on_error=1)
+
+# max_io_bytes DISK: the largest single I/O the disk accepts (max_hw_sectors_kb).
+max_io_bytes() {
+	echo $(($(cat "/sys/block/${1#/dev/}/queue/max_hw_sectors_kb") * 1024))
+}
+
+# ----------------------------------------------------------- clean-up ---
+
+# cleanup_configfs: removes every LUN, loopback target and backstore (user
+# and in-kernel), in dependency order.  Returns 1 if something remains.
+cleanup_configfs() {
+	local t l d ok=0
+	for t in "$CFS"/loopback/naa.*/tpgt_*; do
+		[[ -d $t ]] || continue
+		for l in "$t"/lun/lun_*; do
+			[[ -d $l ]] || continue
+			find "$l" -maxdepth 1 -type l -delete
+			rmdir "$l" || ok=1
+		done
+		rmdir "$t" || ok=1
+	done
+	for t in "$CFS"/loopback/naa.*; do [[ -d $t ]] && { rmdir "$t" || ok=1; }; done
+	for d in "$CFS"/core/*_*/*/; do
+		d=${d%/}
+		[[ -e $d/enable ]] || continue
+		timeout 90 rmdir "$d" || ok=1
+	done
+	for d in "$CFS"/core/*_*; do
+		[[ -d $d && ${d##*/} != alua ]] && { rmdir "$d" 2>/dev/null || ok=1; }
+	done
+	return $ok
+}
+
+# kernel_clean: is the target stack back to its initial state?
+kernel_clean() {
+	local d
+	for d in "$CFS"/loopback/naa.* "$CFS"/core/user_* "$CFS"/core/fileio_* /dev/uio*; do
+		[[ -e $d ]] && { echo "left over: $d"; return 1; }
+	done
+	return 0
+}
