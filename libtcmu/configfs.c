@@ -501,7 +501,8 @@ int tcmu_cfgfs_read_alua(const struct tcmu_device_info *info,
 		ret = -errno;
 		goto out;
 	}
-	qsort(all, nr, sizeof(*all), alua_cmp);
+	if (nr > 1)
+		qsort(all, nr, sizeof(*all), alua_cmp);
 	if (nr > max)
 		tcmu_warn("configfs: %s/%s has %zu ALUA groups, using %zu",
 			  info->hba, info->dev, nr, max);
