@@ -1,1 +1,0 @@
-int tcmud_core_placeholder;
