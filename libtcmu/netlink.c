@@ -526,6 +526,9 @@ int tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, struct tcmu_nl **out)
 		goto fail;
 	}
 
+	/* Replies go without NLM_F_ACK: the kernel answers only refusals. */
+	nl_socket_disable_auto_ack(nl->sock);
+
 	ret = nl_socket_add_membership(nl->sock, grp);
 	if (ret < 0) {
 		ret = nlev_errno(ret);
