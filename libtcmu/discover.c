@@ -170,7 +170,7 @@ int tcmu_discover_devices(tcmu_discover_fn fn, void *arg)
 			return 0;
 		}
 		ret = -errno;
-		tcmu_err("discover: cannot read %s: %s", dir, strerror(-ret));
+		tcmu_dbg("discover: cannot read %s: %s", dir, strerror(-ret));
 		return ret;
 	}
 	name = malloc(UIO_NAME_MAX);

@@ -490,7 +490,7 @@ int tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, struct tcmu_nl **out)
 	ret = genl_connect(nl->sock);
 	if (ret < 0) {
 		ret = nlev_errno(ret);
-		tcmu_err("netlink: cannot connect to generic netlink: %s",
+		tcmu_dbg("netlink: cannot connect to generic netlink: %s",
 			 strerror(-ret));
 		goto fail;
 	}
@@ -500,17 +500,17 @@ int tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, struct tcmu_nl **out)
 	if (nl->family < 0) {
 		ret = nlev_errno(nl->family);
 		if (ret == -ENOENT)
-			tcmu_err("netlink: family " NLEV_FAMILY
+			tcmu_dbg("netlink: family " NLEV_FAMILY
 				 " not registered: is target_core_user loaded?");
 		else
-			tcmu_err("netlink: cannot resolve " NLEV_FAMILY ": %s",
+			tcmu_dbg("netlink: cannot resolve " NLEV_FAMILY ": %s",
 				 strerror(-ret));
 		goto fail;
 	}
 	grp = genl_ctrl_resolve_grp(nl->sock, NLEV_FAMILY, NLEV_GROUP);
 	if (grp < 0) {
 		ret = nlev_errno(grp);
-		tcmu_err("netlink: cannot resolve group " NLEV_GROUP ": %s",
+		tcmu_dbg("netlink: cannot resolve group " NLEV_GROUP ": %s",
 			 strerror(-ret));
 		goto fail;
 	}
@@ -521,7 +521,7 @@ int tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, struct tcmu_nl **out)
 		tcmu_info("netlink: kernel does not take command replies");
 		nl->replies = false;
 	} else if (ret) {
-		tcmu_err("netlink: SET_FEATURES(SUPP_KERN_CMD_REPLY) failed: %s",
+		tcmu_dbg("netlink: SET_FEATURES(SUPP_KERN_CMD_REPLY) failed: %s",
 			 strerror(-ret));
 		goto fail;
 	}
@@ -532,7 +532,7 @@ int tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, struct tcmu_nl **out)
 	ret = nl_socket_add_membership(nl->sock, grp);
 	if (ret < 0) {
 		ret = nlev_errno(ret);
-		tcmu_err("netlink: cannot join group " NLEV_GROUP ": %s",
+		tcmu_dbg("netlink: cannot join group " NLEV_GROUP ": %s",
 			 strerror(-ret));
 		goto fail;
 	}
@@ -579,7 +579,7 @@ int tcmu_nl_dispatch(struct tcmu_nl *nl)
 			continue;
 		}
 		ret = nlev_errno(ret);
-		tcmu_err("netlink: receive failed: %s", strerror(-ret));
+		tcmu_dbg("netlink: receive failed: %s", strerror(-ret));
 		return ret;
 	}
 }
