@@ -442,13 +442,37 @@ int fh_exec_blocking(struct fh_dev *d, struct fh_cmd *fc)
 /* I/O callbacks                                                      */
 /* ------------------------------------------------------------------ */
 
-static struct fh_cmd *fh_cmd_init(struct tcmu_cmd *cmd, enum fh_op op)
+static struct fh_cmd *fh_cmd_init(struct tcmu_cmd *cmd, enum fh_op op, bool *chained)
 {
 	struct fh_cmd *fc = tcmu_cmd_priv(cmd);
 
-	/* The SCSI core may call us several times for one command. */
+	/*
+	 * The private area is zeroed when a command arrives, so a set ->cmd
+	 * means the SCSI core calls us again for the same command (e.g. a
+	 * write after the read of an emulated COMPARE AND WRITE), from a
+	 * continuation: batch_end() may not follow such a call.
+	 */
+	*chained = fc->cmd != NULL;
 	*fc = (struct fh_cmd){ .cmd = cmd, .op = op };
 	return fc;
+}
+
+/*
+ * Starts @fc on the device's engine. io_uring SQEs wait for batch_end(),
+ * except for a chained call, which is submitted at once.
+ */
+static int fh_start(struct fh_dev *d, struct fh_cmd *fc, bool chained)
+{
+	int r;
+
+	if (d->engine != FH_ENGINE_URING) {
+		fh_pool_queue(d, fc);
+		return 0;
+	}
+	r = fh_uring_start(d, fc);
+	if (!r && chained)
+		fh_uring_submit(d);
+	return r;
 }
 
 static int fh_rw(struct tcmu_device *dev, struct tcmu_cmd *cmd, enum fh_op op,
@@ -458,6 +482,7 @@ static int fh_rw(struct tcmu_device *dev, struct tcmu_cmd *cmd, enum fh_op op,
 	struct fh_dev *d = tcmu_dev_get_private(dev);
 	struct fh_cmd *fc;
 	uint64_t total = 0;
+	bool chained;
 	size_t i;
 
 	for (i = 0; i < iovcnt && total < length; i++)
@@ -468,14 +493,11 @@ static int fh_rw(struct tcmu_device *dev, struct tcmu_cmd *cmd, enum fh_op op,
 		tcmu_cmd_done(cmd, 0);
 		return 0;
 	}
-	fc = fh_cmd_init(cmd, op);
+	fc = fh_cmd_init(cmd, op, &chained);
 	fc->cur = (struct fh_cursor){ .iov = iov, .iovcnt = iovcnt,
 				      .off = offset, .left = length };
 	fc->dsync = op == FH_OP_WRITE && fh_write_dsync(d, flags);
-	if (d->engine == FH_ENGINE_URING)
-		return fh_uring_start(d, fc);
-	fh_pool_queue(d, fc);
-	return 0;
+	return fh_start(d, fc, chained);
 }
 
 /*
@@ -509,12 +531,10 @@ static int fh_write(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 static int fh_flush(struct tcmu_device *dev, struct tcmu_cmd *cmd)
 {
 	struct fh_dev *d = tcmu_dev_get_private(dev);
-	struct fh_cmd *fc = fh_cmd_init(cmd, FH_OP_FLUSH);
+	bool chained;
+	struct fh_cmd *fc = fh_cmd_init(cmd, FH_OP_FLUSH, &chained);
 
-	if (d->engine == FH_ENGINE_URING)
-		return fh_uring_start(d, fc);
-	fh_pool_queue(d, fc);
-	return 0;
+	return fh_start(d, fc, chained);
 }
 
 /*
@@ -528,11 +548,16 @@ static int fh_unmap(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 		    const struct tcmu_range *ranges, size_t nr)
 {
 	struct fh_dev *d = tcmu_dev_get_private(dev);
-	struct fh_cmd *fc = fh_cmd_init(cmd, FH_OP_UNMAP);
+	bool chained;
+	struct fh_cmd *fc = fh_cmd_init(cmd, FH_OP_UNMAP, &chained);
+	int r;
 
 	if (d->engine == FH_ENGINE_URING && tcmu_dev_get_write_cache(dev) &&
 	    !atomic_load_explicit(&d->no_punch, memory_order_relaxed)) {
-		return fh_uring_unmap(d, fc, ranges, nr);
+		r = fh_uring_unmap(d, fc, ranges, nr);
+		if (!r && chained)
+			fh_uring_submit(d);
+		return r;
 	}
 	if (nr) {
 		fc->ranges = malloc(nr * sizeof(*ranges));
@@ -570,14 +595,14 @@ static int fh_write_same(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 {
 	struct fh_dev *d = tcmu_dev_get_private(dev);
 	struct fh_cmd *fc;
-	bool punch = flags & TCMU_WRITE_SAME_UNMAP;
+	bool chained, punch = flags & TCMU_WRITE_SAME_UNMAP;
 	atomic_bool *refused = punch ? &d->no_punch : &d->no_zero_range;
 
 	if (!length) {
 		tcmu_cmd_done(cmd, 0);
 		return 0;
 	}
-	fc = fh_cmd_init(cmd, FH_OP_WRITE_SAME);
+	fc = fh_cmd_init(cmd, FH_OP_WRITE_SAME, &chained);
 	fc->pat = iov;
 	fc->patcnt = iovcnt;
 	fc->pat_zero = fh_iov_is_zero(iov, iovcnt);
@@ -587,7 +612,7 @@ static int fh_write_same(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 	if (d->engine == FH_ENGINE_URING && fc->pat_zero &&
 	    tcmu_dev_get_write_cache(dev) &&
 	    !atomic_load_explicit(refused, memory_order_relaxed))
-		return fh_uring_start(d, fc);
+		return fh_start(d, fc, chained);
 	fh_pool_queue(d, fc);
 	return 0;
 }

@@ -1,0 +1,582 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * tests/unit/test_pub_handler_file.c — the "file" handler through the public
+ * API: check_config, file creation and sizing, random I/O with out-of-order
+ * completion on both engines (io_uring and the worker pool), FUA and
+ * SYNCHRONIZE CACHE, UNMAP punching holes, WRITE SAME, reads past end of
+ * file, get_lba_status, and the exported symbols.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_pub_handler_common.h"
+
+static char tmpdir[256];
+
+static int setup_dir(void **state)
+{
+	const char *base = getenv("TMPDIR");
+
+	snprintf(tmpdir, sizeof(tmpdir), "%s/tcmu-file-XXXXXX", base ? base : "/var/tmp");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	return 0;
+}
+
+static int teardown_dir(void **state)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void path_of(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s", tmpdir, name);
+}
+
+/* ---- check_config --------------------------------------------------- */
+
+static bool check(const struct tcmu_handler *h, const char *cfg, const char *want)
+{
+	char *reason = NULL;
+	bool ok = h->check_config(cfg, &reason);
+
+	if (!ok) {
+		assert_non_null(reason); /* a refusal always says why */
+		if (want && !strstr(reason, want))
+			fail_msg("'%s': reason '%s' lacks '%s'", cfg, reason, want);
+	}
+	free(reason);
+	return ok;
+}
+
+static void test_check_config(void **state)
+{
+	const struct tcmu_handler *h;
+	char p[512], cfg[600];
+	struct stat st;
+	void *dl;
+	int fd;
+
+	h = th_load("file", &dl);
+	assert_non_null(h->check_config);
+	assert_false(check(h, "", "no path"));
+	assert_false(check(h, "relative/disk.img", "absolute"));
+	assert_false(check(h, tmpdir, "directory"));
+	snprintf(cfg, sizeof(cfg), "%s/", tmpdir);
+	assert_false(check(h, cfg, "directory"));
+	snprintf(cfg, sizeof(cfg), "%s/missing/disk.img", tmpdir);
+	assert_false(check(h, cfg, "does not exist"));
+	assert_false(check(h, "/dev/null", "not a regular file"));
+
+	/* a regular file used as a directory */
+	path_of(p, sizeof(p), "plain");
+	fd = open(p, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(cfg, sizeof(cfg), "%s/disk.img", p);
+	assert_false(check(h, cfg, NULL));
+
+	/* options */
+	path_of(p, sizeof(p), "new.img");
+	snprintf(cfg, sizeof(cfg), "%s;engine=bogus", p);
+	assert_false(check(h, cfg, "engine"));
+	snprintf(cfg, sizeof(cfg), "%s;threads=0", p);
+	assert_false(check(h, cfg, "threads"));
+	snprintf(cfg, sizeof(cfg), "%s;threads=65", p);
+	assert_false(check(h, cfg, "threads"));
+	snprintf(cfg, sizeof(cfg), "%s;threads=4x", p);
+	assert_false(check(h, cfg, "threads"));
+	snprintf(cfg, sizeof(cfg), "%s;sync=never", p);
+	assert_false(check(h, cfg, "sync"));
+	snprintf(cfg, sizeof(cfg), "%s;direct=1", p);
+	assert_false(check(h, cfg, "unknown option"));
+	snprintf(cfg, sizeof(cfg), "%s;frobnicate", p);
+	assert_false(check(h, cfg, "unknown option"));
+
+	/* good ones; none creates the file */
+	assert_true(check(h, p, NULL));
+	snprintf(cfg, sizeof(cfg), "%s;engine=threads;direct;sync=fsync;threads=3", p);
+	assert_true(check(h, cfg, NULL));
+	snprintf(cfg, sizeof(cfg), "%s;engine=auto;sync=fdatasync", p);
+	assert_true(check(h, cfg, NULL));
+	assert_int_equal(stat(p, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	path_of(p, sizeof(p), "plain");
+	assert_true(check(h, p, NULL)); /* existing regular file */
+	dlclose(dl);
+}
+
+/* In a child process: does check_config refuse @cfg with @want in the reason? */
+static bool refuses(const struct tcmu_handler *h, const char *cfg, const char *want)
+{
+	char *reason = NULL;
+	bool ok = h->check_config(cfg, &reason);
+	bool good = !ok && reason && (!want || strstr(reason, want));
+
+	free(reason);
+	return good;
+}
+
+/*
+ * Permission checks as an unprivileged user (root passes access(), so a
+ * root test run drops to nobody in a child): a directory we may not write
+ * to, a file we may not write.
+ */
+static void test_check_config_permissions(void **state)
+{
+	const struct tcmu_handler *h;
+	char ro[512], cfg[600], f[600];
+	pid_t pid;
+	int status, fd;
+	void *dl;
+
+	h = th_load("file", &dl);
+	path_of(ro, sizeof(ro), "ro");
+	assert_int_equal(mkdir(ro, 0755), 0);
+	snprintf(f, sizeof(f), "%s/ro.img", ro);
+	fd = open(f, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(chmod(f, 0444), 0);
+	assert_int_equal(chmod(ro, 0555), 0);
+	assert_int_equal(chmod(tmpdir, 0755), 0);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int bad = 0;
+
+		if (geteuid() == 0 && (setgid(65534) || setuid(65534)))
+			_exit(100);
+		snprintf(cfg, sizeof(cfg), "%s/new.img", ro);
+		bad |= !refuses(h, cfg, "cannot create") << 0;
+		bad |= !refuses(h, f, "cannot read and write") << 1;
+		snprintf(cfg, sizeof(cfg), "%s/sub/x.img", ro);
+		bad |= !refuses(h, cfg, "does not exist") << 2;
+		_exit(bad);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(chmod(ro, 0755), 0);
+	assert_int_equal(chmod(f, 0644), 0);
+	if (WEXITSTATUS(status) == 100)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* writable again: accepted */
+	assert_true(check(h, f, NULL));
+	snprintf(cfg, sizeof(cfg), "%s/new.img", ro);
+	assert_true(check(h, cfg, NULL));
+	dlclose(dl);
+}
+
+/* ---- creation, sizing ----------------------------------------------- */
+
+static void test_create_and_size(void **state)
+{
+	char p[512], cfg[600];
+	uint8_t buf[4096], back[4096];
+	uint64_t seed = 7;
+	struct stat st;
+	struct th t;
+	int fd;
+
+	/* missing: created with the device size */
+	path_of(p, sizeof(p), "created.img");
+	unlink(p);
+	assert_int_equal(th_start(&t, "file", p, NULL), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_size, t.size);
+	th_stop(&t);
+
+	/* larger: never shrunk */
+	assert_int_equal(truncate(p, 3 * (16 << 20)), 0);
+	assert_int_equal(th_start(&t, "file", p, NULL), 0);
+	th_stop(&t);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 3 * (16 << 20));
+
+	/* smaller, with data: grown, data kept */
+	unlink(p);
+	fd = open(p, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	th_fill(buf, sizeof(buf), &seed);
+	assert_int_equal(pwrite(fd, buf, sizeof(buf), 0), sizeof(buf));
+	close(fd);
+	snprintf(cfg, sizeof(cfg), "%s;engine=threads", p);
+	assert_int_equal(th_start(&t, "file", cfg, NULL), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, t.size);
+	assert_int_equal(th_read(&t, 0, sizeof(back) / t.bs, back), TH_GOOD);
+	assert_memory_equal(back, buf, sizeof(buf));
+	th_stop(&t);
+
+	/* open() refuses what check_config refuses */
+	assert_int_not_equal(th_start(&t, "file", tmpdir, NULL), 0);
+	snprintf(cfg, sizeof(cfg), "%s;nonsense", p);
+	assert_int_not_equal(th_start(&t, "file", cfg, NULL), 0);
+}
+
+/* ---- random I/O ----------------------------------------------------- */
+
+/* Number of this process's threads named @comm. */
+static int count_threads(const char *comm)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char path[300], name[64] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof(name), f))
+			name[strcspn(name, "\n")] = '\0';
+		fclose(f);
+		n += !strcmp(name, comm);
+	}
+	closedir(d);
+	return n;
+}
+
+/* The backing file holds exactly @shadow. */
+static void check_file(const char *p, const uint8_t *shadow, uint64_t size)
+{
+	uint8_t *buf = malloc(size);
+	int fd = open(p, O_RDONLY);
+
+	assert_non_null(buf);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, size, 0), (ssize_t)size);
+	assert_memory_equal(buf, shadow, size);
+	close(fd);
+	free(buf);
+}
+
+static void random_io(const char *name, const char *opts, int workers,
+		      const struct sim_config *scfg)
+{
+	char p[512], cfg[700];
+	uint8_t *shadow;
+	struct th t;
+	int r;
+
+	path_of(p, sizeof(p), name);
+	unlink(p);
+	snprintf(cfg, sizeof(cfg), "%s%s", p, opts);
+	r = th_start(&t, "file", cfg, scfg);
+	if (r == -EINVAL && strstr(opts, "direct"))
+		skip(); /* the filesystem refuses O_DIRECT */
+	assert_int_equal(r, 0);
+	assert_int_equal(count_threads("tcmu-file"), workers);
+	shadow = calloc(1, t.size);
+	assert_non_null(shadow);
+	th_random_io(&t, shadow, 40, 16, 0x1234 + workers);
+	assert_int_equal(th_sync(&t), TH_GOOD);
+	check_file(p, shadow, t.size);
+	th_stop(&t);
+	assert_int_equal(count_threads("tcmu-file"), 0);
+	free(shadow);
+}
+
+static void test_random_io_uring(void **state)
+{
+	random_io("uring.img", ";engine=uring", 2, NULL);
+}
+
+static void test_random_io_threads(void **state)
+{
+	random_io("threads.img", ";engine=threads;threads=3", 3, NULL);
+}
+
+static void test_random_io_direct(void **state)
+{
+	struct sim_config scfg = { .dev_size = 16 << 20, .block_size = 4096,
+				   .max_sectors = 32, .data_size = 8 << 20 };
+
+	random_io("direct.img", ";engine=uring;direct", 2, &scfg);
+}
+
+/* ---- FUA, flush ----------------------------------------------------- */
+
+static void fua_flush(const char *opts)
+{
+	char p[512], cfg[600];
+	uint8_t buf[8192], back[8192];
+	uint64_t seed = 99;
+	struct th t;
+	int fd;
+
+	path_of(p, sizeof(p), "fua.img");
+	unlink(p);
+	snprintf(cfg, sizeof(cfg), "%s%s", p, opts);
+	assert_int_equal(th_start(&t, "file", cfg, NULL), 0);
+	assert_non_null(t.h->flush);
+	th_fill(buf, sizeof(buf), &seed);
+	assert_int_equal(th_write(&t, 100, sizeof(buf) / t.bs, buf, true), TH_GOOD);
+	fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, back, sizeof(back), 100 * t.bs), sizeof(back));
+	assert_memory_equal(back, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(th_write(&t, 300, sizeof(buf) / t.bs, buf, false), TH_GOOD);
+	assert_int_equal(th_sync(&t), TH_GOOD);
+	th_stop(&t);
+}
+
+static void test_fua_flush_uring(void **state)
+{
+	fua_flush(";engine=uring");
+}
+
+static void test_fua_flush_threads(void **state)
+{
+	fua_flush(";engine=threads;sync=fsync");
+}
+
+/* ---- UNMAP, WRITE SAME, get_lba_status ------------------------------ */
+
+static uint64_t blocks_of(const char *p)
+{
+	struct stat st;
+
+	assert_int_equal(stat(p, &st), 0);
+	return st.st_blocks; /* 512-byte units */
+}
+
+/* Writes random data over the first @bytes, returns it (malloc'ed). */
+static uint8_t *fill_start(struct th *t, size_t bytes, uint64_t seed)
+{
+	uint8_t *data = malloc(bytes);
+	size_t off;
+
+	assert_non_null(data);
+	th_fill(data, bytes, &seed);
+	for (off = 0; off < bytes; off += TH_CHUNK)
+		assert_int_equal(th_write(t, off / t->bs, TH_CHUNK / t->bs, data + off, false),
+				 TH_GOOD);
+	assert_int_equal(th_sync(t), TH_GOOD);
+	return data;
+}
+
+static void read_range(struct th *t, uint64_t off, size_t len, uint8_t *out)
+{
+	size_t done;
+
+	for (done = 0; done < len; done += TH_CHUNK)
+		assert_int_equal(th_read(t, (off + done) / t->bs, TH_CHUNK / t->bs, out + done),
+				 TH_GOOD);
+}
+
+static void unmap_punches(const char *opts)
+{
+	const size_t total = 4 << 20, mib = 1 << 20;
+	const uint64_t ranges[2][2] = { { 0, mib / 512 }, { 2 * mib / 512, mib / 512 } };
+	char p[512], cfg[600];
+	uint8_t *data, *back, *zero;
+	uint64_t before, after, ext;
+	bool mapped;
+	struct th t;
+
+	path_of(p, sizeof(p), "unmap.img");
+	unlink(p);
+	snprintf(cfg, sizeof(cfg), "%s%s", p, opts);
+	assert_int_equal(th_start(&t, "file", cfg, NULL), 0);
+	assert_true(t.h->unmap_zeroes);
+	data = fill_start(&t, total, 5);
+	before = blocks_of(p);
+	assert_true(before >= total / 512);
+	assert_int_equal(t.h->get_lba_status(t.dev, 0, &mapped, &ext), 0);
+	assert_true(mapped);
+	assert_true(ext >= total);
+
+	assert_int_equal(th_unmap(&t, ranges, 2), TH_GOOD);
+	after = blocks_of(p);
+	if (before - after < 2 * mib / 512)
+		fail_msg("st_blocks %llu -> %llu: holes not punched",
+			 (unsigned long long)before, (unsigned long long)after);
+
+	back = malloc(total);
+	zero = calloc(1, mib);
+	assert_true(back && zero);
+	read_range(&t, 0, total, back);
+	assert_memory_equal(back, zero, mib);
+	assert_memory_equal(back + mib, data + mib, mib);
+	assert_memory_equal(back + 2 * mib, zero, mib);
+	assert_memory_equal(back + 3 * mib, data + 3 * mib, mib);
+
+	/* get_lba_status sees the holes */
+	assert_int_equal(t.h->get_lba_status(t.dev, 0, &mapped, &ext), 0);
+	assert_false(mapped);
+	assert_int_equal(ext, mib);
+	assert_int_equal(t.h->get_lba_status(t.dev, mib, &mapped, &ext), 0);
+	assert_true(mapped);
+	assert_int_equal(ext, mib);
+	assert_int_equal(t.h->get_lba_status(t.dev, 2 * mib + 4096, &mapped, &ext), 0);
+	assert_false(mapped);
+	assert_int_equal(ext, mib - 4096);
+	assert_int_equal(t.h->get_lba_status(t.dev, t.size, &mapped, &ext), -ERANGE);
+	th_stop(&t);
+	free(data);
+	free(back);
+	free(zero);
+}
+
+static void test_unmap_uring(void **state)
+{
+	unmap_punches(";engine=uring");
+}
+
+static void test_unmap_threads(void **state)
+{
+	unmap_punches(";engine=threads");
+}
+
+static void write_same(const char *opts)
+{
+	const size_t total = 2 << 20, mib = 1 << 20;
+	char p[512], cfg[600];
+	uint8_t *data, *back, *zero, pat[512];
+	uint64_t before, seed = 3;
+	struct th t;
+	size_t i;
+	int fd;
+
+	path_of(p, sizeof(p), "ws.img");
+	unlink(p);
+	snprintf(cfg, sizeof(cfg), "%s%s", p, opts);
+	assert_int_equal(th_start(&t, "file", cfg, NULL), 0);
+	data = fill_start(&t, total, 11);
+	back = malloc(total);
+	zero = calloc(1, mib);
+	assert_true(back && zero);
+
+	/* zeroes, no UNMAP: reads zero, the file holds zeroes */
+	assert_int_equal(th_write_same(&t, 0, 256, zero, false), TH_GOOD);
+	read_range(&t, 0, total, back);
+	assert_memory_equal(back, zero, 256 * 512);
+	assert_memory_equal(back + 256 * 512, data + 256 * 512, total - 256 * 512);
+
+	/* zeroes with UNMAP over the second MiB: a hole */
+	before = blocks_of(p);
+	assert_int_equal(th_write_same(&t, mib / 512, mib / 512, zero, true), TH_GOOD);
+	assert_true(blocks_of(p) <= before - mib / 512);
+	read_range(&t, mib, mib, back);
+	assert_memory_equal(back, zero, mib);
+
+	/* a pattern: every block equals it */
+	th_fill(pat, sizeof(pat), &seed);
+	assert_int_equal(th_write_same(&t, 1000, 300, pat, false), TH_GOOD);
+	read_range(&t, 1000 * 512 - 512 * 8, 64 * 1024 * 3, back);
+	for (i = 0; i < 300; i++)
+		assert_memory_equal(back + (8 + i) * 512, pat, 512);
+	assert_memory_equal(back, data + 992 * 512, 8 * 512);
+	assert_memory_equal(back + 308 * 512, data + 1300 * 512, 16 * 512);
+	fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, back, 512, 1299 * 512), 512);
+	assert_memory_equal(back, pat, 512);
+	close(fd);
+	th_stop(&t);
+	free(data);
+	free(back);
+	free(zero);
+}
+
+static void test_write_same_uring(void **state)
+{
+	write_same(";engine=uring");
+}
+
+static void test_write_same_threads(void **state)
+{
+	write_same(";engine=threads");
+}
+
+/* ---- past end of file ----------------------------------------------- */
+
+static void past_eof(const char *opts)
+{
+	char p[512], cfg[600];
+	uint8_t *data, back[TH_CHUNK], zero[TH_CHUNK] = { 0 };
+	struct th t;
+
+	path_of(p, sizeof(p), "eof.img");
+	unlink(p);
+	snprintf(cfg, sizeof(cfg), "%s%s", p, opts);
+	assert_int_equal(th_start(&t, "file", cfg, NULL), 0);
+	data = fill_start(&t, 4 * TH_CHUNK, 21);
+	/* someone shrinks the file behind our back, mid-block */
+	assert_int_equal(truncate(p, TH_CHUNK + 1000), 0);
+	assert_int_equal(th_read(&t, TH_CHUNK / 512, TH_CHUNK / 512, back), TH_GOOD);
+	assert_memory_equal(back, data + TH_CHUNK, 1000);
+	assert_memory_equal(back + 1000, zero, TH_CHUNK - 1000);
+	assert_int_equal(th_read(&t, 3 * TH_CHUNK / 512, TH_CHUNK / 512, back), TH_GOOD);
+	assert_memory_equal(back, zero, TH_CHUNK);
+	th_stop(&t);
+	free(data);
+}
+
+static void test_past_eof_uring(void **state)
+{
+	past_eof(";engine=uring");
+}
+
+static void test_past_eof_threads(void **state)
+{
+	past_eof(";engine=threads");
+}
+
+/* ---- the plugin exports one symbol ---------------------------------- */
+
+static void test_exports(void **state)
+{
+	const struct tcmu_handler *h;
+	void *dl;
+
+	h = th_load("file", &dl);
+	assert_string_equal(h->subtype, "file");
+	assert_int_equal(h->concurrency, TCMU_CONCURRENCY_ASYNC);
+	assert_true(h->cmd_priv_size > 0);
+	assert_true(h->nonrotational);
+	assert_null(dlsym(dl, "fh_open"));
+	assert_null(dlsym(dl, "fh_config_parse"));
+	assert_null(dlsym(dl, "fh_pool_queue"));
+	dlclose(dl);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exports),
+		cmocka_unit_test(test_check_config),
+		cmocka_unit_test(test_check_config_permissions),
+		cmocka_unit_test(test_create_and_size),
+		cmocka_unit_test(test_random_io_uring),
+		cmocka_unit_test(test_random_io_threads),
+		cmocka_unit_test(test_random_io_direct),
+		cmocka_unit_test(test_fua_flush_uring),
+		cmocka_unit_test(test_fua_flush_threads),
+		cmocka_unit_test(test_unmap_uring),
+		cmocka_unit_test(test_unmap_threads),
+		cmocka_unit_test(test_write_same_uring),
+		cmocka_unit_test(test_write_same_threads),
+		cmocka_unit_test(test_past_eof_uring),
+		cmocka_unit_test(test_past_eof_threads),
+	};
+
+	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
