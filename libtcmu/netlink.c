@@ -442,6 +442,26 @@ struct tcmu_nl *nlev_new(int family, tcmu_nl_event_fn fn, void *arg,
 	return nl;
 }
 
+int nlev_attach(struct tcmu_nl *nl)
+{
+	int ret;
+
+	nl->cb = nl_cb_alloc(NL_CB_DEFAULT);
+	if (!nl->cb)
+		return -ENOMEM;
+	nl_cb_set(nl->cb, NL_CB_VALID, NL_CB_CUSTOM, nlev_recv_msg, nl);
+	/* Events are multicast with sequence number 0. */
+	nl_cb_set(nl->cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, nlev_no_seq_check,
+		  NULL);
+	nl_cb_err(nl->cb, NL_CB_CUSTOM, nlev_recv_err, nl);
+	/* Replies go without NLM_F_ACK: the kernel answers only refusals. */
+	nl_socket_disable_auto_ack(nl->sock);
+	if (nl_socket_set_buffer_size(nl->sock, NLEV_RCVBUF, 0) < 0)
+		tcmu_dbg("netlink: could not enlarge the receive buffer");
+	ret = nl_socket_set_nonblocking(nl->sock);
+	return ret < 0 ? nlev_errno(ret) : 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Public API                                                         */
 /* ------------------------------------------------------------------ */
@@ -480,13 +500,10 @@ int tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, struct tcmu_nl **out)
 	if (!nl)
 		return -ENOMEM;
 	nl->sock = nl_socket_alloc();
-	nl->cb = nl_cb_alloc(NL_CB_DEFAULT);
-	if (!nl->sock || !nl->cb) {
+	if (!nl->sock) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	/* Events are multicast with sequence number 0. */
-	nl_socket_disable_seq_check(nl->sock);
 	ret = genl_connect(nl->sock);
 	if (ret < 0) {
 		ret = nlev_errno(ret);
@@ -526,9 +543,6 @@ int tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, struct tcmu_nl **out)
 		goto fail;
 	}
 
-	/* Replies go without NLM_F_ACK: the kernel answers only refusals. */
-	nl_socket_disable_auto_ack(nl->sock);
-
 	ret = nl_socket_add_membership(nl->sock, grp);
 	if (ret < 0) {
 		ret = nlev_errno(ret);
@@ -536,17 +550,9 @@ int tcmu_nl_open(tcmu_nl_event_fn fn, void *arg, struct tcmu_nl **out)
 			 strerror(-ret));
 		goto fail;
 	}
-	if (nl_socket_set_buffer_size(nl->sock, NLEV_RCVBUF, 0) < 0)
-		tcmu_dbg("netlink: could not enlarge the receive buffer");
-	ret = nl_socket_set_nonblocking(nl->sock);
-	if (ret < 0) {
-		ret = nlev_errno(ret);
+	ret = nlev_attach(nl);
+	if (ret)
 		goto fail;
-	}
-	nl_cb_set(nl->cb, NL_CB_VALID, NL_CB_CUSTOM, nlev_recv_msg, nl);
-	nl_cb_set(nl->cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, nlev_no_seq_check,
-		  NULL);
-	nl_cb_err(nl->cb, NL_CB_CUSTOM, nlev_recv_err, nl);
 	*out = nl;
 	return 0;
 fail:

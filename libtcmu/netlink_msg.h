@@ -94,6 +94,13 @@ int nlev_recv_msg(struct nl_msg *msg, void *arg);
 struct tcmu_nl *nlev_new(int family, tcmu_nl_event_fn fn, void *arg,
 			 nlev_send_fn send, void *send_arg);
 
+/*
+ * nlev_attach — make nl->sock (connected, group joined) ready for
+ * tcmu_nl_dispatch(): receive callbacks, no auto-ack, non-blocking.
+ * Main thread. Returns 0 or -errno.
+ */
+int nlev_attach(struct tcmu_nl *nl);
+
 /* nlev_errno — a libnl error code (negative NLE_*) as -errno. */
 int nlev_errno(int nlerr);
 

@@ -5,6 +5,7 @@
  * malformed ones, unknown commands, and the reply sent in every case.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -619,6 +620,61 @@ static void open_without_module_is_enoent(void **state)
 	assert_int_equal(tcmu_nl_get_fd(NULL), -EBADF);
 }
 
+/*
+ * The receive path on a real socket: another (root) socket unicasts
+ * TCM-USER-looking events to ours. dispatch must drain them all, drop
+ * them (not from the kernel: port != 0) and stop at EAGAIN with 0.
+ */
+static void dispatch_drains_and_drops_user_senders(void **state)
+{
+	struct rec r = { .ret = 0 };
+	struct sent s = { 0 };
+	struct tcmu_nl *nl = nlev_new(FAM, record_event, &r, capture_send, &s);
+	struct nl_sock *tx = nl_socket_alloc();
+	int fd;
+
+	assert_non_null(nl);
+	assert_non_null(tx);
+	nl->sock = nl_socket_alloc();
+	assert_non_null(nl->sock);
+	if (nl_connect(nl->sock, NETLINK_GENERIC) < 0 ||
+	    nl_connect(tx, NETLINK_GENERIC) < 0) {
+		nl_socket_free(tx);
+		tcmu_nl_close(nl);
+		skip(); /* no generic netlink here */
+	}
+	assert_int_equal(nlev_attach(nl), 0);
+	fd = tcmu_nl_get_fd(nl);
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+
+	assert_int_equal(tcmu_nl_dispatch(nl), 0); /* nothing yet */
+	for (int i = 0; i < 3; i++) {
+		struct nl_msg *m = ev_std(TCMU_CMD_ADDED_DEVICE,
+					  "tcm-user/1/d/f/x", 1, i);
+		int ret;
+
+		nlmsg_hdr(m)->nlmsg_pid = nl_socket_get_local_port(tx);
+		nl_socket_set_peer_port(tx, nl_socket_get_local_port(nl->sock));
+		ret = nl_send_auto(tx, m);
+		nlmsg_free(m);
+		if (ret == -NLE_PERM) {
+			nl_socket_free(tx);
+			tcmu_nl_close(nl);
+			skip(); /* unicast to a user port needs CAP_NET_ADMIN */
+		}
+		assert_true(ret > 0);
+	}
+	assert_int_equal(tcmu_nl_dispatch(nl), 0);
+	assert_int_equal(log_errors, 3); /* one line per dropped message */
+	assert_int_equal(r.calls, 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(tcmu_nl_dispatch(nl), 0);
+	assert_int_equal(log_errors, 3);
+	nl_socket_free(tx);
+	tcmu_nl_close(nl);
+}
+
 static void errno_mapping(void **state)
 {
 	assert_int_equal(nlev_errno(-NLE_OBJ_NOTFOUND), -ENOENT);
@@ -661,6 +717,7 @@ int main(void)
 		T(handle_send_failure_logged),
 		T(recv_only_from_kernel_and_family),
 		T(open_without_module_is_enoent),
+		T(dispatch_drains_and_drops_user_senders),
 		T(errno_mapping),
 #undef T
 	};
