@@ -143,6 +143,14 @@ void tcmu_ring_complete(struct tcmu_device *dev, struct tcmu_cmd *cmd);
  */
 int tcmu_ring_notify(struct tcmu_device *dev);
 
+/**
+ * tcmu_ring_get_error — 0, or -EIO once the ring was found corrupt (an entry
+ * header that cannot be walked). A broken ring hands out no more commands;
+ * those already taken can still be completed. Reported once in the log.
+ * Any thread.
+ */
+int tcmu_ring_get_error(const struct tcmu_device *dev);
+
 /** A TMR from the kernel: @type is TCMU_TMR_*, @ids the affected cmd_ids. */
 typedef void (*tcmu_tmr_fn)(struct tcmu_device *dev, uint8_t type,
 			    const uint16_t *ids, uint32_t nr_ids, void *arg);
