@@ -208,10 +208,15 @@ int tcmu_device_start(struct tcmu_device *dev, const struct tcmu_handler *handle
 		      bool reopen);
 
 /**
- * tcmu_device_stop — stop accepting commands, wait for those in flight
- * (failing back, after @timeout_ms, those the handler does not finish),
- * stop the ring thread and call the handler's close(). Main thread;
- * blocks. Returns 0, or -ETIMEDOUT when commands had to be failed back.
+ * tcmu_device_stop — stop taking new commands, wait up to @timeout_ms for
+ * those in flight (each is written back as it finishes), then stop the
+ * ring thread and the workers, call the handler's close() and free the
+ * SCSI core state. Commands the handler still holds at the deadline are
+ * abandoned, NOT completed to the kernel (their data blocks could be
+ * reused while the handler still writes them): the kernel's cmd_time_out
+ * answers the initiator and the next daemon resets the ring. Main thread;
+ * blocks (also on a worker stuck in a callback). Returns 0, or -ETIMEDOUT
+ * when commands were abandoned.
  */
 int tcmu_device_stop(struct tcmu_device *dev, unsigned int timeout_ms);
 
@@ -220,9 +225,12 @@ void tcmu_device_get_stats(const struct tcmu_device *dev,
 			   struct tcmu_device_stats *st);
 
 /**
- * tcmu_device_set_cmd_timeout — fail a command the handler has not
- * completed within @seconds (0: never) with a retryable status, and log it
- * once. Any thread.
+ * tcmu_device_set_cmd_timeout — watch for commands the handler holds
+ * longer than @seconds (0: never): each is logged once, counted in
+ * tcmu_device_stats.timeouts and handed to the handler's abort(). It is
+ * never completed to the kernel while the handler holds it (the handler's
+ * iovecs point into data blocks the kernel reuses after completion); the
+ * kernel's own cmd_time_out answers the initiator meanwhile. Any thread.
  */
 void tcmu_device_set_cmd_timeout(struct tcmu_device *dev, unsigned int seconds);
 

@@ -61,6 +61,8 @@ struct th {
 	bool reopen;
 	int reconfigs;
 	const struct tcmu_reconfig *last_rc;
+	bool priv_bad;
+	int open_error;
 };
 
 static struct th *TH;
@@ -87,7 +89,7 @@ static void th_release_all(int result)
 		tcmu_cmd_done(list[i], result);
 }
 
-static __attribute__((unused)) bool th_wait_held(int n, int timeout_ms)
+static bool th_wait_held(int n, int timeout_ms)
 {
 	bool ok;
 	int waited = 0;
@@ -215,7 +217,25 @@ static int th_handle_cmd(struct tcmu_device *dev, struct tcmu_cmd *cmd)
 	const uint8_t *cdb = cmd->cdb;
 	uint32_t lba, n;
 
+	uint8_t *priv = tcmu_cmd_priv(cmd);
+	size_t i;
+
 	TH->ring_thread = pthread_self();
+	if (!priv) {
+		TH->priv_bad = true;
+	} else {
+		for (i = 0; i < 24; i++)
+			if (priv[i])
+				TH->priv_bad = true;
+		memset(priv, 0x5a, 24); /* must be zeroed for the next command */
+	}
+	if (cdb[0] == 0xc0) { /* vendor: explicit CHECK CONDITION */
+		tcmu_cmd_set_sense(cmd, 0x05, 0x26, 0x01);
+		tcmu_cmd_done_scsi(cmd, 0x02);
+		return 0;
+	}
+	if (cdb[0] == 0xc1) /* vendor: refused by handle_cmd */
+		return -EINVAL;
 	if (cdb[0] != READ10 && cdb[0] != WRITE10)
 		return TCMU_NOT_HANDLED;
 	lba = (uint32_t)cdb[2] << 24 | (uint32_t)cdb[3] << 16 |
@@ -230,7 +250,7 @@ static int th_handle_cmd(struct tcmu_device *dev, struct tcmu_cmd *cmd)
 	return 0;
 }
 
-static __attribute__((unused)) void th_pollfd_cb(struct tcmu_device *dev, void *arg)
+static void th_pollfd_cb(struct tcmu_device *dev, void *arg)
 {
 	uint64_t v;
 
@@ -245,6 +265,8 @@ static int th_open(struct tcmu_device *dev, bool reopen)
 {
 	TH->opened++;
 	TH->reopen = reopen;
+	if (TH->open_error)
+		return TH->open_error;
 	tcmu_dev_set_private(dev, TH);
 	if (TH->mode == TH_POLLFD)
 		return tcmu_dev_add_poll_fd(dev, TH->efd, th_pollfd_cb, NULL);
@@ -258,7 +280,7 @@ static void th_close(struct tcmu_device *dev)
 
 static void th_batch_end(struct tcmu_device *dev)
 {
-	TH->batch_ends++;
+	__atomic_add_fetch(&TH->batch_ends, 1, __ATOMIC_RELEASE);
 }
 
 static void th_abort(struct tcmu_device *dev, struct tcmu_cmd *cmd)
@@ -295,8 +317,8 @@ struct fx {
 	struct tcmu_handler h;
 };
 
-static struct fx *fx_start(enum tcmu_concurrency conc, enum th_mode mode,
-			   const struct sim_config *cfg)
+static struct fx *fx_new(enum tcmu_concurrency conc, enum th_mode mode,
+			 const struct sim_config *cfg, bool start)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct sim_config c = { 0 };
@@ -317,8 +339,15 @@ static struct fx *fx_start(enum tcmu_concurrency conc, enum th_mode mode,
 	f->h.concurrency = conc;
 	if (conc == TCMU_CONCURRENCY_PARALLEL)
 		f->h.nr_threads = 3;
-	assert_int_equal(tcmu_device_start(f->dev, &f->h, false), 0);
+	if (start)
+		assert_int_equal(tcmu_device_start(f->dev, &f->h, false), 0);
 	return f;
+}
+
+static struct fx *fx_start(enum tcmu_concurrency conc, enum th_mode mode,
+			   const struct sim_config *cfg)
+{
+	return fx_new(conc, mode, cfg, true);
 }
 
 static void fx_free(struct fx *f)
@@ -447,6 +476,395 @@ static void test_parallel(void **state)
 	fx_free(f);
 }
 
+static void submit_n(struct fx *f, struct sim_io *io, int n, uint8_t op,
+		     unsigned int flags)
+{
+	static uint8_t bufs[64][4096];
+	int i;
+
+	assert_true(n <= 64);
+	for (i = 0; i < n; i++) {
+		io_rw(&io[i], op, (uint32_t)i, bufs[i], 4096);
+		assert_true(sim_submit_flags(f->s, &io[i], flags) > 0);
+	}
+}
+
+static void wait_batch_ends(int n)
+{
+	int i;
+
+	for (i = 0; i < 1000 && __atomic_load_n(&TH->batch_ends, __ATOMIC_ACQUIRE) < n; i++)
+		usleep(1000);
+	usleep(20000); /* and no extra one */
+}
+
+/* Everything found in one wakeup is completed with ONE notify write. */
+static void test_batching_one_notify_per_batch(void **state)
+{
+	struct fx *f = fx_start(TCMU_CONCURRENCY_ASYNC, TH_INLINE, NULL);
+	struct sim_io io[32];
+	struct sim_stats st;
+	int i;
+
+	submit_n(f, io, 32, READ10, SIM_NO_KICK);
+	sim_kick(f->s);
+	assert_true(sim_wait_idle(f->s, 5000));
+	for (i = 0; i < 32; i++)
+		assert_int_equal(io[i].status, 0);
+	sim_get_stats(f->s, &st);
+	assert_int_equal(st.notifies, 1);
+	assert_int_equal(ring_notify_count(f->dev), 1);
+	wait_batch_ends(1); /* batch_end() runs just after the notify */
+	assert_int_equal(TH->batch_ends, 1);
+
+	submit_n(f, io, 16, WRITE10, SIM_NO_KICK);
+	sim_kick(f->s);
+	assert_true(sim_wait_idle(f->s, 5000));
+	sim_get_stats(f->s, &st);
+	assert_int_equal(st.notifies, 2);
+	wait_batch_ends(2);
+	assert_int_equal(TH->batch_ends, 2);
+	fx_free(f);
+}
+
+/* Completions from a worker pool are batched too (fewer notifies than cmds). */
+static void test_batching_from_threads(void **state)
+{
+	struct fx *f = fx_start(TCMU_CONCURRENCY_ASYNC, TH_HOLD, NULL);
+	struct sim_io io[40];
+	struct sim_stats st;
+
+	submit_n(f, io, 40, READ10, 0);
+	assert_true(th_wait_held(40, 5000));
+	th_release_all(0); /* 40 completions from this (foreign) thread */
+	assert_true(sim_wait_idle(f->s, 5000));
+	sim_get_stats(f->s, &st);
+	assert_true(st.notifies >= 1);
+	assert_true(st.notifies < 40);
+	fx_free(f);
+}
+
+static void test_timeout_aborts_without_completing(void **state)
+{
+	struct fx *f = fx_start(TCMU_CONCURRENCY_ASYNC, TH_HOLD, NULL);
+	struct tcmu_device_stats st;
+	struct sim_io io[3];
+	int i;
+
+	runner_set_cmd_timeout_ms(f->dev, 50);
+	submit_n(f, io, 3, READ10, 0);
+	assert_true(th_wait_held(3, 5000));
+	usleep(400000);
+	pthread_mutex_lock(&TH->lock);
+	assert_int_equal(TH->aborts, 3); /* once each, not on every tick */
+	pthread_mutex_unlock(&TH->lock);
+	tcmu_device_get_stats(f->dev, &st);
+	assert_int_equal(st.timeouts, 3);
+	assert_int_equal(st.in_flight, 3);
+	for (i = 0; i < 3; i++)
+		assert_false(io[i].done); /* never completed behind the handler */
+	th_release_all(-ECANCELED);
+	for (i = 0; i < 3; i++) {
+		assert_true(sim_wait_done(f->s, &io[i], 5000));
+		assert_int_equal(io[i].status, 0x02);
+	}
+	fx_free(f);
+}
+
+static void test_no_timeout_when_disabled(void **state)
+{
+	struct fx *f = fx_start(TCMU_CONCURRENCY_ASYNC, TH_HOLD, NULL);
+	struct tcmu_device_stats st;
+	struct sim_io io[1];
+
+	tcmu_device_set_cmd_timeout(f->dev, 0);
+	submit_n(f, io, 1, READ10, 0);
+	assert_true(th_wait_held(1, 5000));
+	usleep(100000);
+	tcmu_device_get_stats(f->dev, &st);
+	assert_int_equal(st.timeouts, 0);
+	assert_int_equal(TH->aborts, 0);
+	th_release_all(0);
+	assert_true(sim_wait_done(f->s, &io[0], 5000));
+	fx_free(f);
+}
+
+static void test_tmr_aborts_held_command(void **state)
+{
+	struct fx *f = fx_start(TCMU_CONCURRENCY_ASYNC, TH_HOLD, NULL);
+	struct tcmu_device_stats st;
+	struct sim_io io[2];
+	uint16_t ids[2];
+	int i;
+
+	submit_n(f, io, 2, READ10, 0);
+	assert_true(th_wait_held(2, 5000));
+	ids[0] = io[1].cmd_id;
+	ids[1] = 999; /* not held: ignored */
+	assert_int_equal(sim_tmr(f->s, TCMU_TMR_ABORT_TASK, ids, 2), 0);
+	for (i = 0; i < 2000; i++) {
+		tcmu_device_get_stats(f->dev, &st);
+		if (st.aborts)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(st.aborts, 1);
+	pthread_mutex_lock(&TH->lock);
+	assert_int_equal(TH->aborts, 1);
+	pthread_mutex_unlock(&TH->lock);
+	th_release_all(0);
+	for (i = 0; i < 2; i++)
+		assert_true(sim_wait_done(f->s, &io[i], 5000));
+	fx_free(f);
+}
+
+static void test_stop_abandons_held_commands(void **state)
+{
+	struct fx *f = fx_start(TCMU_CONCURRENCY_SERIALIZED, TH_HOLD, NULL);
+	struct sim_io io[2];
+	struct sim_stats st;
+
+	submit_n(f, io, 2, READ10, 0);
+	assert_true(th_wait_held(2, 5000));
+	assert_int_equal(tcmu_device_stop(f->dev, 100), -ETIMEDOUT);
+	assert_int_equal(TH->closed, 1);
+	usleep(50000);
+	assert_false(io[0].done);
+	assert_false(io[1].done);
+	sim_get_stats(f->s, &st);
+	assert_int_equal(st.in_flight, 2);
+	TH->nheld = 0; /* abandoned with the device */
+	fx_free(f);
+}
+
+static void *release_later(void *arg)
+{
+	usleep(50000);
+	th_release_all(0);
+	return NULL;
+}
+
+static void test_stop_waits_for_in_flight(void **state)
+{
+	struct fx *f = fx_start(TCMU_CONCURRENCY_PARALLEL, TH_HOLD, NULL);
+	struct sim_io io[4];
+	pthread_t t;
+	int i;
+
+	submit_n(f, io, 4, WRITE10, 0);
+	assert_true(th_wait_held(4, 5000));
+	pthread_create(&t, NULL, release_later, NULL);
+	assert_int_equal(tcmu_device_stop(f->dev, 5000), 0);
+	pthread_join(t, NULL);
+	for (i = 0; i < 4; i++) {
+		assert_true(sim_wait_done(f->s, &io[i], 5000));
+		assert_int_equal(io[i].status, 0);
+	}
+	assert_int_equal(TH->closed, 1);
+	/* No new command is taken once stopped. */
+	submit_n(f, io, 1, READ10, 0);
+	usleep(50000);
+	assert_false(io[0].done);
+	fx_free(f);
+}
+
+static uint8_t sense_key(const struct sim_io *io)
+{
+	return (io->sense[0] & 0x7f) >= 0x72 ? io->sense[1] & 0x0f :
+					       io->sense[2] & 0x0f;
+}
+
+static void test_refused_io_becomes_check_condition(void **state)
+{
+	struct fx *f = fx_start(TCMU_CONCURRENCY_ASYNC, TH_REFUSE, NULL);
+	struct tcmu_device_stats st;
+	struct sim_io io[2];
+
+	submit_n(f, io, 1, READ10, 0);
+	assert_true(sim_wait_done(f->s, &io[0], 5000));
+	assert_int_equal(io[0].status, 0x02);
+	assert_int_equal(sense_key(&io[0]), 0x03); /* MEDIUM ERROR */
+	tcmu_device_get_stats(f->dev, &st);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(st.bytes_read, 0);
+	fx_free(f);
+
+	f = fx_start(TCMU_CONCURRENCY_PARALLEL, TH_REFUSE, NULL);
+	submit_n(f, io, 2, WRITE10, 0);
+	assert_true(sim_wait_done(f->s, &io[0], 5000));
+	assert_true(sim_wait_done(f->s, &io[1], 5000));
+	assert_int_equal(io[0].status, 0x02);
+	fx_free(f);
+}
+
+static void test_handle_cmd_paths(void **state)
+{
+	struct fx *f = fx_start(TCMU_CONCURRENCY_ASYNC, TH_INLINE, NULL);
+	uint8_t vendor[10] = { 0xc0 }, refused[10] = { 0xc1 }, tur[6] = { 0 };
+	struct sim_io a, b, c;
+
+	sim_io_init(&a, vendor, 10);
+	sim_io_init(&b, refused, 10);
+	sim_io_init(&c, tur, 6);
+	assert_true(sim_submit(f->s, &a) > 0);
+	assert_true(sim_submit(f->s, &b) > 0);
+	assert_true(sim_submit(f->s, &c) > 0);
+	assert_true(sim_wait_done(f->s, &a, 5000));
+	assert_true(sim_wait_done(f->s, &b, 5000));
+	assert_true(sim_wait_done(f->s, &c, 5000)); /* went to the SCSI core */
+	assert_int_equal(a.status, 0x02);
+	assert_int_equal(a.sense[2], 0x05);
+	assert_int_equal(a.sense[12], 0x26);
+	assert_int_equal(a.sense[13], 0x01);
+	assert_int_equal(b.status, 0x02); /* handle_cmd's -errno mapped */
+	assert_false(TH->priv_bad);
+	fx_free(f);
+}
+
+static void test_cmd_priv_zeroed(void **state)
+{
+	struct fx *f = fx_start(TCMU_CONCURRENCY_ASYNC, TH_INLINE, NULL);
+
+	/* handle_cmd scribbles on priv; each new command must see zeroes. */
+	write_read_verify(f, 20);
+	assert_false(TH->priv_bad);
+	fx_free(f);
+}
+
+static void test_poll_fd_completion(void **state)
+{
+	struct fx *f = fx_start(TCMU_CONCURRENCY_ASYNC, TH_POLLFD, NULL);
+
+	write_read_verify(f, 30);
+	assert_false(TH->off_ring_thread_seen);
+	fx_free(f);
+}
+
+static void test_open_failure(void **state)
+{
+	struct fx *f = fx_new(TCMU_CONCURRENCY_ASYNC, TH_INLINE, NULL, false);
+
+	TH->open_error = -ENOENT;
+	assert_int_equal(tcmu_device_start(f->dev, &f->h, true), -ENOENT);
+	assert_true(TH->reopen);
+	assert_null(f->dev->runner);
+	assert_int_equal(TH->closed, 0);
+	TH->open_error = 0;
+	assert_int_equal(tcmu_device_start(f->dev, &f->h, false), 0);
+	assert_int_equal(tcmu_device_start(f->dev, &f->h, false), -EBUSY);
+	write_read_verify(f, 4);
+	fx_free(f);
+	assert_true(true);
+}
+
+static void test_reconfig(void **state)
+{
+	struct fx *f = fx_start(TCMU_CONCURRENCY_SERIALIZED, TH_INLINE, NULL);
+	struct tcmu_reconfig rc = { .cfgstring = NULL, .size = 2 << 20,
+				    .write_cache = 1 };
+
+	assert_int_equal(tcmu_device_reconfig(f->dev, &rc), 0);
+	assert_int_equal(TH->reconfigs, 1);
+	assert_int_equal(tcmu_dev_get_size(f->dev), 2 << 20);
+	assert_int_equal(tcmu_dev_get_num_lbas(f->dev), (2 << 20) / 512);
+	assert_true(tcmu_dev_get_write_cache(f->dev));
+	rc.size = 0;
+	rc.write_cache = -1;
+	rc.cfgstring = "bad";
+	assert_int_equal(tcmu_device_reconfig(f->dev, &rc), -EINVAL);
+	assert_string_equal(tcmu_dev_get_cfgstring(f->dev), "");
+	rc.cfgstring = "good";
+	assert_int_equal(tcmu_device_reconfig(f->dev, &rc), 0);
+	assert_string_equal(tcmu_dev_get_cfgstring(f->dev), "good");
+	write_read_verify(f, 4); /* the ring runs again */
+	/* Without a reconfig callback, config changes are refused. */
+	tcmu_device_stop(f->dev, 1000);
+	f->h.reconfig = NULL;
+	assert_int_equal(tcmu_device_start(f->dev, &f->h, false), 0);
+	rc.cfgstring = "other";
+	assert_int_equal(tcmu_device_reconfig(f->dev, &rc), -EOPNOTSUPP);
+	rc.cfgstring = NULL;
+	rc.size = 4 << 20;
+	assert_int_equal(tcmu_device_reconfig(f->dev, &rc), 0);
+	assert_int_equal(tcmu_dev_get_size(f->dev), 4 << 20);
+	fx_free(f);
+}
+
+static void test_accessors(void **state)
+{
+	struct sim_config c = { .dev_size = 8 << 20, .block_size = 4096,
+				.max_sectors = 64, .data_size = 1 << 20 };
+	struct fx *f = fx_new(TCMU_CONCURRENCY_ASYNC, TH_INLINE, &c, true);
+
+	assert_string_equal(tcmu_dev_get_name(f->dev), "tcm-user/1/sim");
+	assert_int_equal(tcmu_dev_get_block_size(f->dev), 4096);
+	assert_int_equal(tcmu_dev_get_size(f->dev), 8 << 20);
+	assert_int_equal(tcmu_dev_get_num_lbas(f->dev), 2048);
+	assert_int_equal(tcmu_dev_get_max_xfer_len(f->dev), 64 * 4096);
+	assert_ptr_equal(tcmu_dev_get_private(f->dev), TH);
+	assert_false(tcmu_dev_get_write_cache(f->dev));
+	fx_free(f);
+
+	c.max_sectors = 4096; /* more than the data area holds */
+	f = fx_new(TCMU_CONCURRENCY_ASYNC, TH_INLINE, &c, true);
+	assert_int_equal(tcmu_dev_get_max_xfer_len(f->dev), 1 << 20);
+	fx_free(f);
+}
+
+/* Synchronous test mode (runner == NULL), used by the SCSI core's tests. */
+static struct tcmu_cmd *sync_finished;
+static int sync_cont_result = 1;
+
+static void sync_finish_hook(struct tcmu_cmd *cmd)
+{
+	sync_finished = cmd;
+}
+
+static void sync_cont(struct tcmu_cmd *cmd, int result)
+{
+	sync_cont_result = result;
+	runner_finish(cmd);
+}
+
+static void test_sync_test_mode(void **state)
+{
+	struct fx *f = fx_new(TCMU_CONCURRENCY_ASYNC, TH_INLINE, NULL, false);
+	struct sim_io io;
+	uint8_t buf[4096];
+	struct tcmu_cmd *cmd;
+
+	f->dev->handler = &f->h;
+	f->dev->finish_hook = sync_finish_hook;
+	memset(TH->disk, 0x42, 4096);
+	io_rw(&io, READ10, 0, buf, sizeof(buf));
+	sim_submit(f->s, &io);
+	usleep(10000);
+	tcmu_ring_ack_events(f->dev);
+	cmd = tcmu_ring_next(f->dev);
+	assert_non_null(cmd);
+	cmd->io.op = TCMU_IO_READ;
+	cmd->io.offset = 0;
+	cmd->io.length = 4096;
+	cmd->io.iov = cmd->iov;
+	cmd->io.iovcnt = cmd->iov_cnt;
+	runner_call(cmd, sync_cont); /* handler runs and completes inline */
+	assert_int_equal(sync_cont_result, 0);
+	assert_ptr_equal(sync_finished, cmd);
+	assert_int_equal(((uint8_t *)cmd->iov[0].iov_base)[4095], 0x42);
+
+	/* Refused call without continuation: mapped and finished inline. */
+	sync_finished = NULL;
+	TH->mode = TH_REFUSE;
+	runner_call(cmd, NULL);
+	assert_ptr_equal(sync_finished, cmd);
+	assert_int_equal(cmd->status, 0x02);
+	tcmu_ring_complete(f->dev, cmd);
+	tcmu_ring_notify(f->dev);
+	assert_true(sim_wait_done(f->s, &io, 5000));
+	f->dev->handler = NULL;
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -454,6 +872,21 @@ int main(void)
 		cmocka_unit_test(test_async_foreign_thread_completion),
 		cmocka_unit_test(test_serialized),
 		cmocka_unit_test(test_parallel),
+		cmocka_unit_test(test_batching_one_notify_per_batch),
+		cmocka_unit_test(test_batching_from_threads),
+		cmocka_unit_test(test_timeout_aborts_without_completing),
+		cmocka_unit_test(test_no_timeout_when_disabled),
+		cmocka_unit_test(test_tmr_aborts_held_command),
+		cmocka_unit_test(test_stop_abandons_held_commands),
+		cmocka_unit_test(test_stop_waits_for_in_flight),
+		cmocka_unit_test(test_refused_io_becomes_check_condition),
+		cmocka_unit_test(test_handle_cmd_paths),
+		cmocka_unit_test(test_cmd_priv_zeroed),
+		cmocka_unit_test(test_poll_fd_completion),
+		cmocka_unit_test(test_open_failure),
+		cmocka_unit_test(test_reconfig),
+		cmocka_unit_test(test_accessors),
+		cmocka_unit_test(test_sync_test_mode),
 	};
 
 	tcmu_set_log_level(0);
