@@ -573,6 +573,10 @@ int q2_set_incompat_locked(struct q2 *q, uint64_t set, uint64_t clear)
 
 void q2_mark_corrupt_locked(struct q2 *q, const char *why)
 {
+#ifdef QIMG_TEST_HOOKS
+	if (!q->corrupt && getenv("QCOW_TEST_VERBOSE"))
+		fprintf(stderr, "# qcow2: marking corrupt: %s\n", why);
+#endif
 	(void)why;
 	if (q->corrupt)
 		return;

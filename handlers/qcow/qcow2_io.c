@@ -288,9 +288,13 @@ static int write_cluster(struct qimg *img, const struct plan *p,
 	}
 	if (p->old.compressed && p->kind == PLAN_MOVE)
 		need = all_sub(q) & ~0U;
-	if (!need)
-		return qiov_pwrite(q->data_fd, qv, qo, (size_t)(p->b - p->a),
-				   p->target + p->a);
+	if (!need) {
+		ret = qiov_pwrite(q->data_fd, qv, qo, (size_t)(p->b - p->a),
+				  p->target + p->a);
+		if (ret == 0 && !q->data_file)
+			q2_grow_file_size(q, p->target + p->b);
+		return ret;
+	}
 	if (!*bufp) {
 		*bufp = malloc(cs);
 		if (!*bufp)
@@ -318,7 +322,7 @@ static int write_cluster(struct qimg *img, const struct plan *p,
 			e++;
 		ret = qf_pwrite(q->data_fd, *bufp + sc * ss, (e - sc) * ss,
 				p->target + sc * ss);
-		if (ret == 0)
+		if (ret == 0 && !q->data_file)
 			q2_grow_file_size(q, p->target + e * ss);
 		sc = e;
 	}

@@ -376,8 +376,10 @@ int q2_process_frees_locked(struct q2 *q, uint64_t seq)
 		if (ret < 0)
 			break;
 	}
-	memmove(q->pf, q->pf + i, (q->npf - i) * sizeof(*q->pf));
-	q->npf -= i;
+	if (i) {
+		memmove(q->pf, q->pf + i, (q->npf - i) * sizeof(*q->pf));
+		q->npf -= i;
+	}
 	return ret;
 }
 
