@@ -206,10 +206,16 @@ out:
  */
 const struct iovec *fh_cursor_window(struct fh_cursor *c, unsigned int *cnt)
 {
-	const struct iovec *v = &c->iov[c->idx];
+	const struct iovec *v;
 	uint64_t sum = 0;
 	unsigned int n = 0;
 
+	/* a window must not start with empty iovecs: 0 bytes would read as EOF */
+	while (c->idx + 1 < c->iovcnt && c->iov[c->idx].iov_len == c->skip) {
+		c->idx++;
+		c->skip = 0;
+	}
+	v = &c->iov[c->idx];
 	if (c->skip || v->iov_len > c->left) {
 		size_t len = v->iov_len - c->skip;
 

@@ -17,7 +17,6 @@ static void *fh_pool_worker(void *arg)
 	struct fh_dev *d = arg;
 	struct fh_pool *p = &d->pool;
 
-	pthread_setname_np(pthread_self(), "tcmu-file");
 	for (;;) {
 		struct fh_cmd *fc;
 		int r;
@@ -85,6 +84,7 @@ int fh_pool_start(struct fh_dev *d, unsigned int nr)
 			fh_pool_stop(d);
 			return -r;
 		}
+		pthread_setname_np(p->threads[p->nr], "tcmu-file");
 	}
 	return 0;
 }

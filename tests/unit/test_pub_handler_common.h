@@ -71,6 +71,29 @@ static inline const struct tcmu_handler *th_load(const char *name, void **dl)
 	return h;
 }
 
+static inline uint16_t th_submit(struct th *t, struct sim_io *io);
+static inline void th_wait(struct th *t, struct sim_io *io);
+
+/*
+ * A new LUN reports a unit attention (POWER ON RESET) on its first command:
+ * consume it with TEST UNIT READY so that the tests see clean statuses.
+ */
+static inline void th_clear_ua(struct th *t)
+{
+	uint8_t cdb[6] = { 0 };
+	struct sim_io io;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		sim_io_init(&io, cdb, 6);
+		th_submit(t, &io);
+		th_wait(t, &io);
+		if (io.status == TH_GOOD)
+			return;
+	}
+	fail_msg("TEST UNIT READY keeps failing: status 0x%02x", io.status);
+}
+
 /*
  * Starts handler @name on a new simulated device with config string @cfg
  * (after "<name>/"), @scfg (NULL: a 16 MiB LUN of 512-byte blocks) and the
@@ -97,6 +120,8 @@ static inline int th_start_wc(struct th *t, const char *name, const char *cfg,
 	t->size = info.size;
 	assert_int_equal(tcmu_device_open_fd(efd, mfd, map_size, &info, &t->dev), 0);
 	ret = tcmu_device_start(t->dev, t->h, false);
+	if (!ret)
+		th_clear_ua(t);
 	if (ret) {
 		t->dev = tcmu_device_close(t->dev);
 		t->sim = sim_destroy(t->sim);
@@ -171,6 +196,25 @@ static inline uint8_t th_sense_key(const struct sim_io *io)
 	if ((io->sense[0] & 0x7f) >= 0x72)
 		return io->sense[1] & 0xf;
 	return io->sense[2] & 0xf;
+}
+
+/* Fails the test, showing the sense data, unless @io finished GOOD. */
+#define th_assert_good(io)                                                      \
+	do {                                                                    \
+		if ((io)->status != TH_GOOD)                                    \
+			fail_msg("cdb 0x%02x: status 0x%02x sense %02x/%02x/%02x", \
+				 (io)->cdb[0], (io)->status, th_sense_key(io),  \
+				 th_sense_asc(io), th_sense_ascq(io));          \
+	} while (0)
+
+static inline uint8_t th_sense_asc(const struct sim_io *io)
+{
+	return (io->sense[0] & 0x7f) >= 0x72 ? io->sense[2] : io->sense[12];
+}
+
+static inline uint8_t th_sense_ascq(const struct sim_io *io)
+{
+	return (io->sense[0] & 0x7f) >= 0x72 ? io->sense[3] : io->sense[13];
 }
 
 /* Submits @io and waits; a unit attention is consumed and retried. */
@@ -321,6 +365,7 @@ static inline void th_random_io(struct th *t, uint8_t *shadow, int rounds,
 	int r, i;
 
 	assert_true(io && buf && lba && is_write && used && nslots >= (uint64_t)qd);
+
 	for (i = 0; i < qd; i++)
 		assert_non_null(buf[i] = malloc(slot_bytes));
 	for (r = 0; r < rounds; r++) {
@@ -354,7 +399,7 @@ static inline void th_random_io(struct th *t, uint8_t *shadow, int rounds,
 			size_t len = is_write[i] ? io[i].out_len : io[i].in_len;
 
 			th_wait(t, &io[i]);
-			assert_int_equal(io[i].status, TH_GOOD);
+			th_assert_good(&io[i]);
 			if (is_write[i])
 				memcpy(shadow + off, buf[i], len);
 			else

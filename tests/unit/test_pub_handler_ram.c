@@ -59,7 +59,7 @@ static void test_unmap_write_same(void **state)
 	const uint64_t ranges[2][2] = { { 8, 100 }, { 4096, 8192 } };
 	uint8_t *data, *back, pat[512], zero[512] = { 0 };
 	uint64_t seed = 17;
-	size_t i, total = 8 << 20;
+	size_t i, total = 16 << 20; /* the whole LUN */
 	struct th t;
 
 	assert_int_equal(th_start(&t, "ram", "u", NULL), 0);
@@ -173,7 +173,9 @@ static void test_stall_until_abort(void **state)
 	io2.in = back;
 	io2.in_len = sizeof(back);
 	id2 = th_submit(&t, &io2);
-	assert_false(sim_wait_done(t.sim, &io, 300));
+	if (sim_wait_done(t.sim, &io, 300))
+		fail_msg("completed while stalled: status 0x%02x sense %02x/%02x/%02x",
+			 io.status, th_sense_key(&io), th_sense_asc(&io), th_sense_ascq(&io));
 
 	assert_int_equal(sim_tmr(t.sim, TH_TMR_ABORT_TASK, &id, 1), 0);
 	th_wait(&t, &io);
