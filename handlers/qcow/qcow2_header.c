@@ -160,9 +160,12 @@ static int parse_snapshots(struct q2 *q, char *err)
 		if (extra > 65536)
 			goto bad;
 		need = 40ULL + extra + id_len + name_len;
-		need = (need + 7) & ~7ULL;
 		if (need > avail - pos)
 			goto bad;
+		/* The padding of the last entry may lie past EOF. */
+		need = (need + 7) & ~7ULL;
+		if (need > avail - pos)
+			need = avail - pos;
 		if ((uint64_t)l1_size * 8 > Q2_MAX_L1_BYTES ||
 		    (l1_size && (!aligned(q, l1_off) || !l1_off ||
 				 !in_file(q, l1_off, (uint64_t)l1_size * 8))))
