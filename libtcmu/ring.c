@@ -218,6 +218,27 @@ static void cmd_reset(struct ring *r, struct tcmu_device *dev,
 
 /* ---- init / teardown -------------------------------------------------- */
 
+/*
+ * iovecs to preallocate per command: one per data block of the largest
+ * transfer (the kernel merges adjacent blocks, so usually far fewer), with
+ * pages as the smallest block. Bigger needs grow the command's store.
+ */
+static size_t iov_cap_for(const struct tcmu_device *dev, uint64_t ring_end)
+{
+	uint64_t xfer = (uint64_t)dev->info.max_sectors * dev->info.block_size;
+	uint64_t data = dev->map_size - ring_end;
+	uint64_t n;
+
+	if (!xfer || xfer > data)
+		xfer = data;
+	n = xfer / 4096 + 2;
+	if (n < IOV_DEFAULT)
+		n = IOV_DEFAULT;
+	if (n > 256)
+		n = 256;
+	return (size_t)n;
+}
+
 int ring_init(struct tcmu_device *dev)
 {
 	struct tcmu_mailbox mb;
@@ -272,7 +293,7 @@ int ring_init(struct tcmu_device *dev)
 	r->data_end = dev->map_size;
 	/* Start where the kernel expects the next completion. */
 	r->pos = r->tail = r->notified_tail = mb.cmd_tail;
-	r->iov_cap = IOV_DEFAULT;
+	r->iov_cap = iov_cap_for(dev, ring_end);
 	dev->ring = r;
 	if (pool_grow(r) < 0) {
 		ring_free(dev);

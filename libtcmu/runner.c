@@ -182,11 +182,11 @@ void tcmu_cmd_done(struct tcmu_cmd *cmd, int result)
 	struct tcmu_device *dev = cmd->dev;
 	struct runner *r = dev->runner;
 
+	cmd->result = result;
 	if (!r) { /* synchronous test mode */
 		deliver(cmd, result);
 		return;
 	}
-	cmd->result = result;
 	if (tls_ring_runner == r)
 		local_push(r, cmd);
 	else
@@ -730,6 +730,9 @@ int tcmu_device_start(struct tcmu_device *dev, const struct tcmu_handler *handle
 		goto err_workers;
 	}
 	r->thread_started = true;
+	pthread_setname_np(r->thread, "tcmu-ring");
+	for (i = 0; i < r->nr_workers; i++)
+		pthread_setname_np(r->workers[i], "tcmu-worker");
 	return 0;
 
 err_workers:

@@ -806,6 +806,44 @@ static void test_ring_stats(void **state)
 	fx_free(f);
 }
 
+/* More iovecs than preallocated: the command's store grows, data intact. */
+static void test_iov_store_growth(void **state)
+{
+	struct sim_config c = { .max_sectors = 8, .data_size = 1 << 20 };
+	struct fx *f = fx_new(&c);
+	static uint8_t small[40][4096], big[20 * 4096];
+	struct sim_io io[40], bio;
+	struct tcmu_cmd *cmds[40], *cmd;
+	size_t cnt;
+	unsigned int i;
+
+	assert_true(f->dev->ring != NULL);
+	for (i = 0; i < 40; i++) {
+		io_rw(&io[i], READ10, i, small[i], 4096);
+		assert_true(sim_submit(f->s, &io[i]) > 0);
+	}
+	assert_int_equal(take(f, cmds, 40), 40);
+	for (i = 0; i < 40; i += 2) /* free blocks 0, 2, 4, ... 38 */
+		tcmu_ring_complete(f->dev, cmds[i]);
+	tcmu_ring_notify(f->dev);
+	assert_int_equal(sim_reap(f->s, 1000, false), 20);
+	io_rw(&bio, READ10, 0, big, sizeof(big));
+	assert_true(sim_submit(f->s, &bio) > 0);
+	cmd = take_one(f);
+	tcmu_cmd_get_iov(cmd, &cnt);
+	assert_int_equal(cnt, 20); /* 20 separate blocks > 16 preallocated */
+	assert_true(cmd->iov_cap >= 20);
+	fill_iov(cmd->iov, cnt, 5);
+	tcmu_ring_complete(f->dev, cmd);
+	for (i = 1; i < 40; i += 2)
+		tcmu_ring_complete(f->dev, cmds[i]);
+	tcmu_ring_notify(f->dev);
+	assert_int_equal(sim_reap(f->s, 1000, false), 21);
+	assert_int_equal(bio.status, 0);
+	check_buf(big, sizeof(big), 5);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -833,6 +871,7 @@ int main(void)
 		cmocka_unit_test(test_fragmented_iovecs),
 		cmocka_unit_test(test_notify_batches),
 		cmocka_unit_test(test_ring_stats),
+		cmocka_unit_test(test_iov_store_growth),
 	};
 
 	tcmu_set_log_level(0);
