@@ -267,7 +267,7 @@ static void check_file(const char *p, const uint8_t *shadow, uint64_t size)
 }
 
 static void random_io(const char *name, const char *opts, int workers,
-		      const struct sim_config *scfg)
+		      const struct sim_config *scfg, bool write_cache, int rounds)
 {
 	char p[512], cfg[700];
 	uint8_t *shadow;
@@ -277,14 +277,14 @@ static void random_io(const char *name, const char *opts, int workers,
 	path_of(p, sizeof(p), name);
 	unlink(p);
 	snprintf(cfg, sizeof(cfg), "%s%s", p, opts);
-	r = th_start(&t, "file", cfg, scfg);
+	r = th_start_wc(&t, "file", cfg, scfg, write_cache);
 	if (r == -EINVAL && strstr(opts, "direct"))
 		skip(); /* the filesystem refuses O_DIRECT */
 	assert_int_equal(r, 0);
 	assert_int_equal(count_threads("tcmu-file"), workers);
 	shadow = calloc(1, t.size);
 	assert_non_null(shadow);
-	th_random_io(&t, shadow, 40, 16, 0x1234 + workers);
+	th_random_io(&t, shadow, rounds, 16, 0x1234 + workers);
 	assert_int_equal(th_sync(&t), TH_GOOD);
 	check_file(p, shadow, t.size);
 	th_stop(&t);
@@ -294,12 +294,12 @@ static void random_io(const char *name, const char *opts, int workers,
 
 static void test_random_io_uring(void **state)
 {
-	random_io("uring.img", ";engine=uring", 2, NULL);
+	random_io("uring.img", ";engine=uring", 2, NULL, true, 40);
 }
 
 static void test_random_io_threads(void **state)
 {
-	random_io("threads.img", ";engine=threads;threads=3", 3, NULL);
+	random_io("threads.img", ";engine=threads;threads=3", 3, NULL, true, 40);
 }
 
 static void test_random_io_direct(void **state)
@@ -307,7 +307,42 @@ static void test_random_io_direct(void **state)
 	struct sim_config scfg = { .dev_size = 16 << 20, .block_size = 4096,
 				   .max_sectors = 32, .data_size = 8 << 20 };
 
-	random_io("direct.img", ";engine=uring;direct", 2, &scfg);
+	random_io("direct.img", ";engine=uring;direct", 2, &scfg, true, 40);
+}
+
+/* Write cache off: every write is RWF_DSYNC. */
+static void test_random_io_no_write_cache(void **state)
+{
+	random_io("nowc.img", "", 2, NULL, false, 5);
+	random_io("nowc.img", ";engine=threads", 4, NULL, false, 5);
+}
+
+/*
+ * The file handler has no compare_and_write: the SCSI core emulates it with
+ * a read and then a write of the same command. That write is issued from a
+ * continuation, outside a batch, so it must not wait for batch_end().
+ */
+static void test_emulated_compare_and_write(void **state)
+{
+	uint8_t a[1024], b[1024], back[1024];
+	uint64_t seed = 8;
+	char p[512], cfg[600];
+	struct sim_io io;
+	struct th t;
+
+	path_of(p, sizeof(p), "caw.img");
+	snprintf(cfg, sizeof(cfg), "%s;engine=uring", p);
+	assert_int_equal(th_start(&t, "file", cfg, NULL), 0);
+	assert_null(t.h->compare_and_write);
+	th_fill(a, sizeof(a), &seed);
+	th_fill(b, sizeof(b), &seed);
+	assert_int_equal(th_write(&t, 10, 2, a, false), TH_GOOD);
+	assert_int_equal(th_caw(&t, 10, 2, a, b, &io), TH_GOOD);
+	assert_int_equal(th_read(&t, 10, 2, back), TH_GOOD);
+	assert_memory_equal(back, b, sizeof(b));
+	assert_int_equal(th_caw(&t, 10, 2, a, a, &io), TH_CHECK);
+	assert_int_equal(th_sense_key(&io), TH_KEY_MISCOMPARE);
+	th_stop(&t);
 }
 
 /* ---- FUA, flush ----------------------------------------------------- */
@@ -381,7 +416,7 @@ static void read_range(struct th *t, uint64_t off, size_t len, uint8_t *out)
 				 TH_GOOD);
 }
 
-static void unmap_punches(const char *opts)
+static void unmap_punches(const char *opts, bool write_cache)
 {
 	const size_t total = 4 << 20, mib = 1 << 20;
 	const uint64_t ranges[2][2] = { { 0, mib / 512 }, { 2 * mib / 512, mib / 512 } };
@@ -394,7 +429,7 @@ static void unmap_punches(const char *opts)
 	path_of(p, sizeof(p), "unmap.img");
 	unlink(p);
 	snprintf(cfg, sizeof(cfg), "%s%s", p, opts);
-	assert_int_equal(th_start(&t, "file", cfg, NULL), 0);
+	assert_int_equal(th_start_wc(&t, "file", cfg, NULL, write_cache), 0);
 	assert_true(t.h->unmap_zeroes);
 	data = fill_start(&t, total, 5);
 	before = blocks_of(p);
@@ -437,12 +472,18 @@ static void unmap_punches(const char *opts)
 
 static void test_unmap_uring(void **state)
 {
-	unmap_punches(";engine=uring");
+	unmap_punches(";engine=uring", true);
 }
 
 static void test_unmap_threads(void **state)
 {
-	unmap_punches(";engine=threads");
+	unmap_punches(";engine=threads", true);
+}
+
+/* Write cache off: UNMAP goes to a worker (ranges copied) and is synced. */
+static void test_unmap_uring_no_write_cache(void **state)
+{
+	unmap_punches(";engine=uring", false);
 }
 
 static void write_same(const char *opts)
@@ -568,10 +609,13 @@ int main(void)
 		cmocka_unit_test(test_random_io_uring),
 		cmocka_unit_test(test_random_io_threads),
 		cmocka_unit_test(test_random_io_direct),
+		cmocka_unit_test(test_random_io_no_write_cache),
+		cmocka_unit_test(test_emulated_compare_and_write),
 		cmocka_unit_test(test_fua_flush_uring),
 		cmocka_unit_test(test_fua_flush_threads),
 		cmocka_unit_test(test_unmap_uring),
 		cmocka_unit_test(test_unmap_threads),
+		cmocka_unit_test(test_unmap_uring_no_write_cache),
 		cmocka_unit_test(test_write_same_uring),
 		cmocka_unit_test(test_write_same_threads),
 		cmocka_unit_test(test_past_eof_uring),
