@@ -40,6 +40,9 @@
  *     cc -shared -fPIC -fvisibility=hidden -o handler_tutorial.so \
  *        tutorial.c $(pkg-config --cflags --libs tcmu)
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* asprintf() */
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
