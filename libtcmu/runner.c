@@ -674,6 +674,13 @@ int tcmu_device_start(struct tcmu_device *dev, const struct tcmu_handler *handle
 
 	if (!dev || !handler || !handler->open || !handler->close)
 		return -EINVAL;
+	if (handler->concurrency != TCMU_CONCURRENCY_SERIALIZED &&
+	    handler->concurrency != TCMU_CONCURRENCY_PARALLEL &&
+	    handler->concurrency != TCMU_CONCURRENCY_ASYNC) {
+		tcmu_dev_err(dev, "handler %s: unknown concurrency model %d",
+			     handler->subtype, (int)handler->concurrency);
+		return -EINVAL;
+	}
 	if (dev->runner && dev->runner->running)
 		return -EBUSY;
 	if (dev->runner) { /* stopped before: start afresh */

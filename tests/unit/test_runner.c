@@ -744,6 +744,10 @@ static void test_open_failure(void **state)
 {
 	struct fx *f = fx_new(TCMU_CONCURRENCY_ASYNC, TH_INLINE, NULL, false);
 
+	f->h.concurrency = (enum tcmu_concurrency)7;
+	assert_int_equal(tcmu_device_start(f->dev, &f->h, false), -EINVAL);
+	assert_int_equal(TH->opened, 0);
+	f->h.concurrency = TCMU_CONCURRENCY_ASYNC;
 	TH->open_error = -ENOENT;
 	assert_int_equal(tcmu_device_start(f->dev, &f->h, true), -ENOENT);
 	assert_true(TH->reopen);
