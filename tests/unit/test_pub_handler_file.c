@@ -8,6 +8,11 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -599,6 +604,36 @@ static void test_exports(void **state)
 	dlclose(dl);
 }
 
+/*
+ * Where io_uring is unavailable (seccomp, old kernels), engine=auto falls
+ * back to the worker pool and engine=uring refuses to open. io_uring_setup
+ * is blocked with a seccomp filter on this process: irreversible, so this
+ * test runs last.
+ */
+static void test_fallback_without_io_uring(void **state)
+{
+	struct sock_filter insns[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(insns) / sizeof(insns[0]), .filter = insns };
+	char p[512], cfg[600];
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		skip();
+	assert_int_equal(syscall(__NR_io_uring_setup, 4, NULL), -1);
+	assert_int_equal(errno, ENOSYS);
+
+	path_of(p, sizeof(p), "nouring.img");
+	snprintf(cfg, sizeof(cfg), "%s;engine=uring", p);
+	assert_int_equal(th_start(&(struct th){ 0 }, "file", cfg, NULL), -ENOSYS);
+	/* auto: the default pool of 4 workers carries all the I/O */
+	random_io("nouring.img", "", 4, NULL, true, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_write_same_threads),
 		cmocka_unit_test(test_past_eof_uring),
 		cmocka_unit_test(test_past_eof_threads),
+		cmocka_unit_test(test_fallback_without_io_uring), /* last */
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
