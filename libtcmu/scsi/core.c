@@ -37,7 +37,7 @@ const struct scsi_op scsi_ops[] = {
 	   0, 0, 0, 0, 0),
 	OP(TCMU_SCSI_OP_REQUEST_SENSE, 6, SCSI_OPF_NO_UA | SCSI_OPF_FORMAT_OK,
 	   spc_request_sense, CTL_TMO, 0x01, 0, 0, 0xff, 0),
-	OP(TCMU_SCSI_OP_FORMAT_UNIT, 6, M | SCSI_OPF_NEED_WRITE,
+	OP(TCMU_SCSI_OP_FORMAT_UNIT, 6, M,
 	   sbc_format_unit, 3600, 0xff, 0, 0, 0, 0),
 	OP(TCMU_SCSI_OP_READ_6, 6, M, sbc_read, IO_TMO, 0x1f, 0xff, 0xff, 0xff,
 	   0),
@@ -74,7 +74,7 @@ const struct scsi_op scsi_ops[] = {
 	OP(TCMU_SCSI_OP_MODE_SENSE_10, 10, 0, spc_mode_sense, CTL_TMO, 0x18,
 	   0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0),
 	OPSA(TCMU_SCSI_OP_EXTENDED_COPY, TCMU_SCSI_EC_LID1, 16,
-	     M | SCSI_OPF_NEED_WRITE, spc_extended_copy, 120,
+	     M, spc_extended_copy, 120,
 	     TCMU_SCSI_EC_LID1, 0, 0, 0, 0, 0, 0, 0, 0, LBA4, 0, 0),
 	OPSA(TCMU_SCSI_OP_RECEIVE_COPY_RESULTS, TCMU_SCSI_RCR_COPY_STATUS, 16,
 	     0, spc_receive_copy_results, CTL_TMO, TCMU_SCSI_RCR_COPY_STATUS,
@@ -85,7 +85,7 @@ const struct scsi_op scsi_ops[] = {
 	     0),
 	OP(TCMU_SCSI_OP_READ_16, 16, M, sbc_read, IO_TMO, RW_FLAGS, LBA8, LBA4,
 	   0, 0),
-	OP(TCMU_SCSI_OP_COMPARE_AND_WRITE, 16, M | SCSI_OPF_NEED_WRITE,
+	OP(TCMU_SCSI_OP_COMPARE_AND_WRITE, 16, M,
 	   sbc_compare_and_write, IO_TMO, RW_FLAGS, LBA8, 0, 0, 0, 0xff, 0, 0),
 	OP(TCMU_SCSI_OP_WRITE_16, 16, M, sbc_write, IO_TMO, RW_FLAGS, LBA8,
 	   LBA4, 0, 0),
@@ -129,8 +129,6 @@ bool scsi_op_enabled(const struct tcmu_device *dev, const struct scsi_op *op)
 	const struct tcmu_handler *h = dev->handler;
 
 	if ((op->flags & SCSI_OPF_NEED_UNMAP) && !(h && h->unmap))
-		return false;
-	if ((op->flags & SCSI_OPF_NEED_WRITE) && !(h && h->write))
 		return false;
 	if (op->opcode == TCMU_SCSI_OP_MAINTENANCE_IN &&
 	    op->sa == TCMU_SCSI_MI_REPORT_TARGET_PGS)
@@ -190,6 +188,39 @@ static void cstate_put(struct scsi_dev *sd, struct scsi_cstate *cs)
 		cs->ext_free(cs->ext);
 	cs->cmd = NULL;
 	scsi_list_add_tail(&sd->pool, &cs->link);
+}
+
+struct tcmu_cmd *scsi_internal_cmd_new(struct tcmu_device *dev)
+{
+	size_t hp = dev->handler ? dev->handler->cmd_priv_size : 0;
+	struct tcmu_cmd *cmd = calloc(1, sizeof(*cmd));
+
+	if (!cmd)
+		return NULL;
+	if (hp) {
+		cmd->hpriv = calloc(1, hp);
+		if (!cmd->hpriv) {
+			free(cmd);
+			return NULL;
+		}
+	}
+	cmd->dev = dev;
+	cmd->cmd_id = 0xffff;
+	return cmd;
+}
+
+void scsi_internal_cmd_free(struct tcmu_cmd *cmd)
+{
+	struct scsi_dev *sd = cmd->dev->scsi;
+	struct scsi_cstate *cs = cmd->core_priv;
+
+	if (cs) {
+		cmd->core_priv = NULL;
+		cstate_put(sd, cs);
+	}
+	free(cmd->hpriv);
+	free(cmd);
+	scsi_run_ready(sd);
 }
 
 void scsi_complete(struct tcmu_cmd *cmd)
@@ -305,6 +336,14 @@ void scsi_dev_free(struct tcmu_device *dev)
 	if (!sd)
 		return;
 	scsi_registry_del(sd);
+	/* A background FORMAT UNIT whose ring thread is gone. */
+	if (sd->fmt_cmd && sd->fmt_internal) {
+		struct tcmu_cmd *job = sd->fmt_cmd;
+
+		sd->fmt_cmd = NULL;
+		sd->running_ready = true; /* resume nothing any more */
+		scsi_internal_cmd_free(job);
+	}
 	while (!scsi_list_empty(&sd->pool)) {
 		struct scsi_cstate *cs =
 			scsi_container_of(sd->pool.next, struct scsi_cstate, link);
@@ -374,6 +413,12 @@ void scsi_submit(struct tcmu_cmd *cmd)
 	if (sd->formatting && !(op->flags & SCSI_OPF_FORMAT_OK)) {
 		spc_format_progress_sense(dev, &s);
 		scsi_done_sense(cmd, &s);
+		return;
+	}
+	if (sd->fmt_corrupt && (op->flags & SCSI_OPF_MEDIUM) &&
+	    op->opcode != TCMU_SCSI_OP_FORMAT_UNIT) {
+		scsi_done_check(cmd, TCMU_SENSE_NOT_READY,
+				TCMU_ASC_MEDIUM_FORMAT_CORRUPTED);
 		return;
 	}
 	op->fn(cmd);

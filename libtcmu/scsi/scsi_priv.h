@@ -153,7 +153,9 @@ struct scsi_dev {
 	/* FORMAT UNIT (format.c) */
 	bool formatting;
 	uint64_t fmt_done, fmt_total; /* blocks */
-	struct tcmu_cmd *fmt_cmd;     /* the FORMAT UNIT being run */
+	struct tcmu_cmd *fmt_cmd;     /* the command doing the work */
+	bool fmt_internal;            /* ... an internal one (IMMED) */
+	bool fmt_corrupt;             /* the last FORMAT UNIT failed */
 
 	/* identity (vpd.c); guarded by the registry lock (read elsewhere) */
 	char serial[256];
@@ -195,11 +197,10 @@ bool scsi_have_cfgfs(const struct tcmu_device *dev);
 /* A command emulation: answers or starts the command. */
 typedef void (*scsi_emul_fn)(struct tcmu_cmd *cmd);
 
-#define SCSI_OPF_MEDIUM   0x01 /* accesses the medium: not during FORMAT */
+#define SCSI_OPF_MEDIUM   0x01 /* accesses the medium (not after a failed FORMAT) */
 #define SCSI_OPF_NO_UA    0x02 /* neither reports nor clears a UA */
 #define SCSI_OPF_SA       0x04 /* the entry is for one service action */
 #define SCSI_OPF_NEED_UNMAP 0x08 /* only if the handler has unmap */
-#define SCSI_OPF_NEED_WRITE 0x10 /* only if the handler has write */
 #define SCSI_OPF_FORMAT_OK 0x20 /* allowed while formatting */
 
 /* One supported command (and the CDB usage data for REPORT SUPPORTED OPCODES). */
@@ -228,6 +229,15 @@ void scsi_complete_result(struct tcmu_cmd *cmd, int result);
 
 /* scsi_cont_complete — continuation that maps the result and completes. */
 void scsi_cont_complete(struct tcmu_cmd *cmd, int result);
+
+/*
+ * scsi_internal_cmd_new — a command of the SCSI core's own (not from the
+ * ring) for background work on @dev's handler, e.g. FORMAT UNIT with IMMED:
+ * runner_call() works on it, but it is never finished to the ring; free it
+ * with scsi_internal_cmd_free(). NULL on ENOMEM.
+ */
+struct tcmu_cmd *scsi_internal_cmd_new(struct tcmu_device *dev);
+void scsi_internal_cmd_free(struct tcmu_cmd *cmd);
 
 /* scsi_cstate_get — the command's state, allocated on first use (NULL: ENOMEM). */
 struct scsi_cstate *scsi_cstate_get(struct tcmu_cmd *cmd);
