@@ -23,7 +23,33 @@ struct devtable {
 	unsigned int stop_timeout_ms;
 	struct devtable_entry **e;
 	size_t n, cap;
+	devtable_external_fn ext;
+	void *ext_arg;
 };
+
+void devtable_set_external(struct devtable *dt, devtable_external_fn fn,
+			   void *arg)
+{
+	dt->ext = fn;
+	dt->ext_arg = arg;
+}
+
+/*
+ * Offer @ev to the external hook when no loaded handler serves its
+ * subtype. Returns the hook's status, or -ENOENT: not taken.
+ */
+static int try_external(struct devtable *dt, const struct tcmu_nl_event *ev)
+{
+	_cleanup_free_ struct tcmu_device_info *info = NULL;
+
+	if (!dt->ext || !ev->device)
+		return -ENOENT;
+	info = calloc(1, sizeof(*info));
+	if (!info || dt->ops->parse_uio_name(ev->device, info) < 0 ||
+	    handler_registry_find(dt->reg, info->subtype))
+		return -ENOENT;
+	return dt->ext(ev, info->subtype, dt->ext_arg);
+}
 
 struct devtable *devtable_new(const struct handler_registry *reg,
 			      const struct devtable_ops *ops,
@@ -288,7 +314,10 @@ static int on_reconfig(struct devtable *dt, const struct tcmu_nl_event *ev)
 int devtable_nl_event(const struct tcmu_nl_event *ev, void *arg)
 {
 	struct devtable *dt = arg;
+	int r = try_external(dt, ev);
 
+	if (r != -ENOENT)
+		return r;
 	switch (ev->cmd) {
 	case TCMU_CMD_ADDED_DEVICE:
 		return on_added(dt, ev);

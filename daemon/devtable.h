@@ -71,6 +71,19 @@ struct devtable *devtable_new(const struct handler_registry *reg,
 int devtable_nl_event(const struct tcmu_nl_event *ev, void *arg);
 
 /*
+ * devtable_external_fn — hook for events of a subtype that no loaded
+ * handler serves (the D-Bus service: handlers in other processes). Returns
+ * -ENOENT when nobody serves @subtype (the event is then refused as
+ * without a hook), else the reply status. Main thread; must not block.
+ */
+typedef int (*devtable_external_fn)(const struct tcmu_nl_event *ev,
+				    const char *subtype, void *arg);
+
+/* devtable_set_external — set (NULL: clear) that hook. Main thread. */
+void devtable_set_external(struct devtable *dt, devtable_external_fn fn,
+			   void *arg);
+
+/*
  * devtable_restore — the tcmu_discover_fn for a device that existed before
  * the daemon started: block_dev=1, reset_ring=1, open + mmap, start with
  * reopen = true, block_dev=0. Main thread; blocks. Always returns 0 so the

@@ -160,19 +160,81 @@ static int registry_add(struct handler_registry *reg, struct loaded_handler *lh)
 	return 0;
 }
 
+/*
+ * Validate @src, refuse a duplicate subtype, run init() and add it.
+ * Takes @lh (freed on failure). Returns 0 or -errno, logged.
+ */
+static int register_handler(struct handler_registry *reg,
+			    struct loaded_handler *lh,
+			    const struct tcmu_handler *src)
+{
+	_cleanup_(loaded_freep) struct loaded_handler *owned = lh;
+	const struct loaded_handler *other;
+	int r;
+
+	r = take_struct(lh, src);
+	if (r < 0)
+		return r;
+	other = handler_registry_find(reg, lh->h.subtype);
+	if (other) {
+		tcmu_err("handler %s: subtype \"%s\" is already served by %s, skipped",
+			 lh->path, lh->h.subtype, other->path);
+		return -EEXIST;
+	}
+	if (lh->h.init) {
+		r = lh->h.init();
+		if (r) {
+			if (r > 0)
+				r = -EINVAL;
+			tcmu_err("handler %s (%s): init failed: %s, skipped",
+				 lh->path, lh->h.subtype, strerror(-r));
+			return r;
+		}
+		lh->inited = true;
+	}
+	r = registry_add(reg, lh);
+	if (r < 0) {
+		tcmu_err("handler %s: out of memory, skipped", lh->path);
+		return r;
+	}
+	tcmu_info("handler %s loaded: %s (%s)", lh->h.subtype, lh->h.name,
+		  lh->path);
+	owned = NULL;
+	return 0;
+}
+
+static struct loaded_handler *loaded_new(const char *origin)
+{
+	struct loaded_handler *lh = calloc(1, sizeof(*lh));
+
+	if (lh && !(lh->path = strdup(origin))) {
+		free(lh);
+		lh = NULL;
+	}
+	if (!lh)
+		tcmu_err("handler %s: out of memory, skipped", origin);
+	return lh;
+}
+
+int handler_registry_add(struct handler_registry *reg,
+			 const struct tcmu_handler *h, const char *origin)
+{
+	struct loaded_handler *lh = loaded_new(origin);
+
+	if (!lh)
+		return -ENOMEM;
+	return register_handler(reg, lh, h);
+}
+
 int handler_registry_load_file(struct handler_registry *reg, const char *path)
 {
 	_cleanup_(loaded_freep) struct loaded_handler *lh = NULL;
-	const struct loaded_handler *other;
 	tcmu_handler_entry_fn entry;
 	void *sym;
-	int r;
 
-	lh = calloc(1, sizeof(*lh));
-	if (!lh || !(lh->path = strdup(path))) {
-		tcmu_err("handler %s: out of memory, skipped", path);
+	lh = loaded_new(path);
+	if (!lh)
 		return -ENOMEM;
-	}
 	lh->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!lh->dl) {
 		tcmu_err("handler %s: cannot load: %s, skipped", path, dlerror());
@@ -186,35 +248,7 @@ int handler_registry_load_file(struct handler_registry *reg, const char *path)
 		return -ENOENT;
 	}
 	*(void **)&entry = sym;
-	r = take_struct(lh, entry());
-	if (r < 0)
-		return r;
-
-	other = handler_registry_find(reg, lh->h.subtype);
-	if (other) {
-		tcmu_err("handler %s: subtype \"%s\" is already served by %s, skipped",
-			 path, lh->h.subtype, other->path);
-		return -EEXIST;
-	}
-	if (lh->h.init) {
-		r = lh->h.init();
-		if (r) {
-			if (r > 0)
-				r = -EINVAL;
-			tcmu_err("handler %s (%s): init failed: %s, skipped", path,
-				 lh->h.subtype, strerror(-r));
-			return r;
-		}
-		lh->inited = true;
-	}
-	r = registry_add(reg, lh);
-	if (r < 0) {
-		tcmu_err("handler %s: out of memory, skipped", path);
-		return r;
-	}
-	tcmu_info("handler %s loaded: %s (%s)", lh->h.subtype, lh->h.name, path);
-	lh = NULL;
-	return 0;
+	return register_handler(reg, steal_ptr(&lh), entry());
 }
 
 static int so_filter(const struct dirent *d)

@@ -48,6 +48,16 @@ int handler_registry_load_dir(struct handler_registry *reg, const char *dir);
  */
 int handler_registry_load_file(struct handler_registry *reg, const char *path);
 
+/*
+ * handler_registry_add — register a handler linked into the program (no
+ * .so), with the same checks as a plugin (_struct_size and _api_version
+ * set, as TCMU_REGISTER_HANDLER does); @origin names it in the log.
+ * @h must stay valid until the registry is freed. Main thread. Returns 0
+ * or -errno (logged).
+ */
+int handler_registry_add(struct handler_registry *reg,
+			 const struct tcmu_handler *h, const char *origin);
+
 /* handler_registry_find — the handler serving @subtype, or NULL. Any thread
  * once loading is over (the registry does not change afterwards). */
 const struct loaded_handler *handler_registry_find(const struct handler_registry *reg,

@@ -49,6 +49,8 @@ struct logger {
 	struct log_entry *q;
 	size_t cap, head, count;
 	uint64_t queued, written;        /* lines accepted / written */
+	uint64_t taken;                  /* lines taken out by the writer */
+	uint64_t req_seq;                /* lines queued before the request */
 	uint64_t dropped_reported;       /* drops already reported in the log */
 	uint64_t req_gen, applied_gen;   /* target changes requested / done */
 	enum log_target req_target;
@@ -269,9 +271,15 @@ static void output(struct logger *lg, const struct log_entry *e)
 	}
 }
 
+/* A target change is due once the lines queued before it were taken. */
+static bool change_due(const struct logger *lg)
+{
+	return lg->applied_gen != lg->req_gen && lg->taken >= lg->req_seq;
+}
+
 static bool writer_has_work(struct logger *lg)
 {
-	return lg->applied_gen != lg->req_gen ||
+	return change_due(lg) ||
 	       atomic_load(&lg->dropped) != lg->dropped_reported ||
 	       (lg->count && (!lg->hold || lg->stop));
 }
@@ -285,7 +293,7 @@ static void *writer_main(void *arg)
 		while (!lg->stop && !writer_has_work(lg))
 			pthread_cond_wait(&lg->wake, &lg->lock);
 
-		if (lg->applied_gen != lg->req_gen) {
+		if (change_due(lg)) {
 			uint64_t gen = lg->req_gen;
 			enum log_target t = lg->req_target;
 
@@ -302,14 +310,18 @@ static void *writer_main(void *arg)
 
 		uint64_t dropped = atomic_load(&lg->dropped);
 		uint64_t new_drops = dropped - lg->dropped_reported;
-		size_t n = 0;
+		size_t n = 0, max = BATCH;
 
+		/* Lines queued after a pending change wait for it. */
+		if (lg->applied_gen != lg->req_gen && lg->req_seq - lg->taken < max)
+			max = (size_t)(lg->req_seq - lg->taken);
 		if (!lg->hold || lg->stop) {
-			while (n < BATCH && lg->count) {
+			while (n < max && lg->count) {
 				lg->batch[n++] = lg->q[lg->head];
 				lg->head = (lg->head + 1) % lg->cap;
 				lg->count--;
 			}
+			lg->taken += n;
 		}
 		if (!n && !new_drops) {
 			if (lg->stop && !lg->count)
@@ -432,6 +444,7 @@ int logger_set_target(struct logger *lg, enum log_target target,
 	lg->req_target = target;
 	snprintf(lg->req_dir, sizeof(lg->req_dir), "%s", log_dir ? log_dir : "");
 	lg->req_gen++;
+	lg->req_seq = lg->queued;
 	pthread_cond_signal(&lg->wake);
 	pthread_mutex_unlock(&lg->lock);
 	return 0;
@@ -442,6 +455,7 @@ void logger_reopen(struct logger *lg)
 	/* Re-applying the current request reopens the file. */
 	pthread_mutex_lock(&lg->lock);
 	lg->req_gen++;
+	lg->req_seq = lg->queued;
 	pthread_cond_signal(&lg->wake);
 	pthread_mutex_unlock(&lg->lock);
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -45,6 +46,26 @@ static void kmod_log_fn(void *data, int priority, const char *file, int line,
 		 msg[0] ? msg : "");
 }
 
+static const char *sysfs_root(void)
+{
+	const char *root = secure_getenv("TCMU_SYSFS_ROOT");
+
+	return root && *root ? root : "/sys";
+}
+
+/* True when $TCMU_SYSFS_ROOT/module/@name exists. */
+static bool module_present(const char *name)
+{
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+
+	if (asprintf(&path, "%s/module/%s", sysfs_root(), name) < 0) {
+		path = NULL;
+		return false;
+	}
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int module_ensure_loaded(const char *name)
 {
 	_cleanup_(kmod_ctx_unrefp) struct kmod_ctx *ctx = NULL;
@@ -53,6 +74,15 @@ int module_ensure_loaded(const char *name)
 	struct utsname u;
 	int state, r;
 
+	/*
+	 * Loaded modules and built-in ones with parameters (this one has
+	 * some) have a /sys/module directory; libkmod only knows a built-in
+	 * from the modules.builtin index, which containers often lack.
+	 */
+	if (module_present(name)) {
+		tcmu_dbg("kernel module %s is present", name);
+		return 0;
+	}
 	uname(&u);
 	ctx = kmod_new(NULL, NULL);
 	if (!ctx) {
@@ -93,15 +123,12 @@ int module_ensure_loaded(const char *name)
 
 int module_param_write(const char *param, const char *val)
 {
-	const char *root = secure_getenv("TCMU_SYSFS_ROOT");
 	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int fd = -1;
 	size_t len = strlen(val);
 	ssize_t n;
 
-	if (!root || !*root)
-		root = "/sys";
-	if (asprintf(&path, "%s/module/%s/parameters/%s", root,
+	if (asprintf(&path, "%s/module/%s/parameters/%s", sysfs_root(),
 		     TCMU_MODULE_NAME, param) < 0) {
 		path = NULL;
 		return -ENOMEM;

@@ -26,7 +26,8 @@
 
 /*
  * module_ensure_loaded — load kernel module @name (modprobe semantics,
- * dependencies included) unless it is loaded or built in. Main thread;
+ * dependencies included) unless it is loaded or built in, i.e. unless
+ * $TCMU_SYSFS_ROOT (default /sys)/module/@name exists. Main thread;
  * blocks. Returns 0, or -errno with one clear error line logged.
  */
 int module_ensure_loaded(const char *name);
