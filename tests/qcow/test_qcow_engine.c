@@ -456,6 +456,44 @@ static void test_discard(void **state)
 	free(buf);
 }
 
+/* External data files (plain and raw): guest data lives at the guest
+ * offset in the data file; only metadata is in the qcow2 file. */
+static void test_data_file(void **state)
+{
+	const char *img = tu_p("e.qcow2"), *data = tu_p("e.data"),
+		   *raw = tu_p("e.raw");
+	uint64_t size = 8 * MB;
+
+	for (int v = 0; v < 2; v++) {
+		struct tu_wl wl = {size, 512, 150000, 20};
+		struct qimg *q;
+
+		assert_int_equal(tu_sh("rm -f '%s' '%s' && qemu-img create -q -f "
+				       "qcow2 -o data_file='%s'%s '%s' %llu",
+				       img, data, data,
+				       v ? ",data_file_raw=on" : "", img,
+				       (unsigned long long)size),
+				 0);
+		assert_int_equal(tu_sh("qemu-io -f qcow2 -c 'write -P 5 100k 300k' "
+				       "-c 'write -z 1M 64k' '%s' >/dev/null",
+				       img),
+				 0);
+		assert_int_equal(tu_sh("qemu-img convert -O raw '%s' '%s'", img,
+				       raw),
+				 0);
+		q = xopen(img, 0);
+		tu_verify(q, raw);
+		tu_workload(q, raw, &wl, 150);
+		tu_verify(q, raw);
+		assert_int_equal(qimg_close(q), 0);
+		assert_int_equal(tu_qcheck(img), 0);
+		assert_int_equal(tu_qcompare(img, raw), 0);
+	}
+	/* A missing data file is refused without naming it. */
+	assert_int_equal(tu_sh("rm -f '%s'", data), 0);
+	expect_refused(img, QIMG_RDONLY | QIMG_PROBE, "external data file");
+}
+
 /* ------------------------------------------------------------------ */
 /* Concurrency                                                        */
 /* ------------------------------------------------------------------ */
@@ -952,6 +990,7 @@ int main(void)
 		cmocka_unit_test_setup(test_backing_chain, need_qemu),
 		cmocka_unit_test_setup(test_snapshots, need_qemu),
 		cmocka_unit_test_setup(test_discard, need_qemu),
+		cmocka_unit_test_setup(test_data_file, need_qemu),
 		cmocka_unit_test_setup(test_concurrency, need_qemu),
 		cmocka_unit_test_setup(test_crash, need_qemu),
 		cmocka_unit_test_setup(test_refusals, need_qemu),
