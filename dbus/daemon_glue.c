@@ -3,7 +3,8 @@
  * dbus/daemon_glue.c — the D-Bus service inside tcmud: implements
  * daemon/dbus_hook.h on top of dbus/tcmud_dbus.h. It exports the daemon's
  * handlers, answers CheckConfig with the handler registry, mirrors the
- * device table as Device1 objects and carries out ChangeMedium by writing
+ * device table as Device1 objects, hands netlink events of subtypes served
+ * by other processes to them, and carries out ChangeMedium by writing
  * the device's configfs attributes from a worker thread (the kernel then
  * sends a RECONFIG event that the main thread must be free to answer).
  */
@@ -216,6 +217,38 @@ static void glue_change_medium(void *ctx, const char *name, uint64_t size,
 	g_object_unref(task);
 }
 
+/* Result of a device event handed to a handler process. Main thread. */
+static void external_done(int status, void *arg)
+{
+	char *device = arg;
+
+	if (status < 0 && status != -ECANCELED)
+		tcmu_err("%s: the handler process failed: %s", device,
+			 strerror(-status));
+	g_free(device);
+}
+
+/*
+ * devtable_external_fn: an event for a subtype no plugin serves. When a
+ * handler process registered it, hand the event over (asynchronously) and
+ * answer the kernel now: the netlink callback cannot wait. Main thread.
+ */
+static int glue_external(const struct tcmu_nl_event *ev, const char *subtype,
+			 void *arg)
+{
+	struct tcmud_dbus *s = arg;
+	char *device;
+	int r;
+
+	if (!dbus_service_is_external(s->svc, subtype))
+		return -ENOENT;
+	device = g_strdup(ev->device);
+	r = dbus_external_event(s->svc, ev, external_done, device);
+	if (r < 0)
+		g_free(device);
+	return r;
+}
+
 static void glue_name_owned(void *ctx, bool owned)
 {
 	if (!owned)
@@ -252,6 +285,8 @@ struct tcmud_dbus *tcmud_dbus_new(struct tcmud *d)
 			tcmu_err("D-Bus: cannot export handler %s: %s",
 				 lh->h.subtype, strerror(-r));
 	}
+	if (tcmud_devices(d))
+		devtable_set_external(tcmud_devices(d), glue_external, s);
 	sync_devices(s);
 	s->sync_src = g_timeout_add_seconds(SYNC_INTERVAL_S, on_sync, s);
 	return s;
@@ -261,6 +296,8 @@ struct tcmud_dbus *tcmud_dbus_free(struct tcmud_dbus *s)
 {
 	if (!s)
 		return NULL;
+	if (tcmud_devices(s->d))
+		devtable_set_external(tcmud_devices(s->d), NULL, NULL);
 	if (s->sync_src)
 		g_source_remove(s->sync_src);
 	s->svc = dbus_service_stop(s->svc);
