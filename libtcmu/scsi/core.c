@@ -335,13 +335,13 @@ void scsi_dev_free(struct tcmu_device *dev)
 
 	if (!sd)
 		return;
-	scsi_registry_del(sd);
-	/* A background FORMAT UNIT whose ring thread is gone. */
+	sd->running_ready = true; /* the ring thread is gone: resume nothing */
+	scsi_registry_del(sd);    /* fails copies waiting on this device */
+	/* A background FORMAT UNIT. */
 	if (sd->fmt_cmd && sd->fmt_internal) {
 		struct tcmu_cmd *job = sd->fmt_cmd;
 
 		sd->fmt_cmd = NULL;
-		sd->running_ready = true; /* resume nothing any more */
 		scsi_internal_cmd_free(job);
 	}
 	while (!scsi_list_empty(&sd->pool)) {

@@ -51,8 +51,13 @@ void scsi_test_set_cfgfs(const struct scsi_cfgfs_ops *ops)
 /* scsi_have_cfgfs — is there a configfs directory to read from? */
 bool scsi_have_cfgfs(const struct tcmu_device *dev)
 {
+	return scsi_have_cfgfs_info(&dev->info);
+}
+
+bool scsi_have_cfgfs_info(const struct tcmu_device_info *info)
+{
 	return scsi_cfgfs.read_attr != default_read_attr ||
-	       (dev->info.hba[0] && dev->info.dev[0]);
+	       (info->hba[0] && info->dev[0]);
 }
 
 /* Trim trailing white space in place. */
@@ -86,16 +91,41 @@ void vpd_get_inquiry_str(struct tcmu_device *dev, const char *attr,
 }
 
 /*
- * vpd_get_serial — the unit serial number (configfs wwn/vpd_unit_serial),
- * or "" while it is not set. Read lazily: the serial is written after the
- * device is enabled; once known it is cached (LIO refuses to change it
- * while the LUN is exported). Any thread; may block briefly on configfs.
+ * scsi_read_serial — read the unit serial number of the device @info names
+ * from configfs (wwn/vpd_unit_serial) into @buf; "" when it is not set.
+ * Any thread; may block briefly.
+ */
+void scsi_read_serial(const struct tcmu_device_info *info, char *buf,
+		      size_t size)
+{
+	char tmp[512];
+	const char *p;
+
+	buf[0] = '\0';
+	if (!scsi_have_cfgfs_info(info) ||
+	    scsi_cfgfs.read_attr(info, "wwn/vpd_unit_serial", tmp,
+				 sizeof(tmp)) <= 0)
+		return;
+	rtrim(tmp);
+	/* The kernel prints "T10 VPD Unit Serial Number: <serial>". */
+	p = strrchr(tmp, ':');
+	p = p ? p + 1 : tmp;
+	while (*p == ' ')
+		p++;
+	if (strlen(p) < size)
+		memcpy(buf, p, strlen(p) + 1);
+}
+
+/*
+ * vpd_get_serial — the unit serial number of @dev, or "" while it is not
+ * set. Read lazily: the serial is written after the device is enabled;
+ * once known it is cached (LIO refuses to change it while the LUN is
+ * exported). Ring thread of @dev; may block briefly on configfs.
  */
 void vpd_get_serial(struct tcmu_device *dev, char *buf, size_t size)
 {
 	struct scsi_dev *sd = dev->scsi;
-	char tmp[512];
-	const char *p;
+	char tmp[sizeof(sd->serial)];
 
 	scsi_registry_lock();
 	if (sd->serial_known) {
@@ -105,27 +135,16 @@ void vpd_get_serial(struct tcmu_device *dev, char *buf, size_t size)
 	}
 	scsi_registry_unlock();
 
-	buf[0] = '\0';
-	if (!scsi_have_cfgfs(dev) ||
-	    scsi_cfgfs.read_attr(&dev->info, "wwn/vpd_unit_serial", tmp,
-				 sizeof(tmp)) <= 0)
-		return;
-	rtrim(tmp);
-	/* The kernel prints "T10 VPD Unit Serial Number: <serial>". */
-	p = strrchr(tmp, ':');
-	p = p ? p + 1 : tmp;
-	while (*p == ' ')
-		p++;
-	if (!*p)
-		return;
-
-	if (strlen(p) >= sizeof(sd->serial))
-		return; /* LIO allows far less */
-	scsi_registry_lock();
-	memcpy(sd->serial, p, strlen(p) + 1);
-	sd->serial_known = true;
-	snprintf(buf, size, "%s", sd->serial);
-	scsi_registry_unlock();
+	scsi_read_serial(&dev->info, tmp, sizeof(tmp));
+	if (tmp[0]) {
+		scsi_registry_lock();
+		if (!sd->serial_known) {
+			memcpy(sd->serial, tmp, sizeof(tmp));
+			sd->serial_known = true;
+		}
+		scsi_registry_unlock();
+	}
+	snprintf(buf, size, "%s", tmp);
 }
 
 static int hexval(char c)
@@ -139,19 +158,17 @@ static int hexval(char c)
 }
 
 /*
- * vpd_naa — the NAA IEEE Registered Extended designator (NAA 6) of @dev:
- * the company id 00-14-05 (the one LIO uses) followed by up to 25 hex digits
- * of the unit serial, so a LUN keeps the WWN it had under LIO / other
- * userspace targets. Zero when the serial is unknown. Any thread.
+ * vpd_naa_from_serial — the NAA IEEE Registered Extended designator (NAA 6):
+ * the company id 00-14-05 (the one LIO uses) followed by up to 25 hex
+ * digits of the unit serial, so a LUN keeps the WWN it had under LIO or
+ * other userspace targets. All zero for an empty serial.
  */
-void vpd_naa(struct tcmu_device *dev, uint8_t naa[16])
+void vpd_naa_from_serial(const char *serial, uint8_t naa[16])
 {
 	const uint32_t company = 0x001405;
-	char serial[256];
 	unsigned int nib = 7; /* nibbles used: NAA (1) + company (6) */
 
 	memset(naa, 0, 16);
-	vpd_get_serial(dev, serial, sizeof(serial));
 	if (!serial[0])
 		return;
 	naa[0] = (uint8_t)(0x60 | ((company >> 20) & 0x0f));
@@ -169,6 +186,15 @@ void vpd_naa(struct tcmu_device *dev, uint8_t naa[16])
 			naa[nib / 2] = (uint8_t)(v << 4);
 		nib++;
 	}
+}
+
+/* vpd_naa — @dev's NAA designator (zero while the serial is unknown). */
+void vpd_naa(struct tcmu_device *dev, uint8_t naa[16])
+{
+	char serial[256];
+
+	vpd_get_serial(dev, serial, sizeof(serial));
+	vpd_naa_from_serial(serial, naa);
 }
 
 /* Copy @s into a space-padded field of @len bytes. */

@@ -84,6 +84,7 @@ void scsi_unlock(struct scsi_dev *sd, struct scsi_cstate *cs)
 		w->waiting = false;
 		scsi_list_add_tail(&sd->active, &w->link);
 		w->granted = true; /* scsi_run_ready() resumes it */
+		sd->nr_granted++;
 	}
 }
 
@@ -92,7 +93,7 @@ void scsi_run_ready(struct scsi_dev *sd)
 	struct scsi_list *p;
 	bool again = true;
 
-	if (sd->running_ready)
+	if (sd->running_ready || !sd->nr_granted)
 		return;
 	sd->running_ready = true;
 	/*
@@ -100,7 +101,7 @@ void scsi_run_ready(struct scsi_dev *sd)
 	 * A resume may complete commands and grant more, so rescan until
 	 * nothing is left to resume.
 	 */
-	while (again) {
+	while (again && sd->nr_granted) {
 		again = false;
 		for (p = sd->active.next; p != &sd->active; p = p->next) {
 			struct scsi_cstate *cs =
@@ -109,6 +110,7 @@ void scsi_run_ready(struct scsi_dev *sd)
 			if (!cs->granted)
 				continue;
 			cs->granted = false;
+			sd->nr_granted--;
 			cs->resume(cs->cmd);
 			again = true;
 			break;

@@ -145,6 +145,7 @@ struct scsi_dev {
 	struct scsi_list active;   /* holders */
 	struct scsi_list waiting;  /* FIFO of waiters */
 	unsigned int nr_excl;      /* EXCL holders + waiters */
+	unsigned int nr_granted;   /* granted waiters not resumed yet */
 	bool running_ready;
 
 	/* pool of per-command states */
@@ -161,14 +162,12 @@ struct scsi_dev {
 	char serial[256];
 	bool serial_known;
 
-	/* EXTENDED COPY results (xcopy.c) */
-	uint8_t xc_list_id;
-	bool xc_list_valid;
-	uint8_t xc_status;         /* copy operation status, RCR copy status */
-	uint64_t xc_blocks_done;
+	/* EXTENDED COPY results for RECEIVE COPY RESULTS (xcopy.c) */
+	void *xc_results;
 	/* registry of started devices (registry.c) */
 	struct scsi_list reg_link;
 	bool registered;
+	uint64_t uid;              /* unique for the life of the process */
 };
 
 /* Configfs access, replaceable by unit tests (scsi_test_set_cfgfs). */
@@ -189,6 +188,10 @@ extern struct scsi_cfgfs_ops scsi_cfgfs;
 void scsi_test_set_cfgfs(const struct scsi_cfgfs_ops *ops);
 /* scsi_have_cfgfs — can @dev's configfs attributes be read at all? */
 bool scsi_have_cfgfs(const struct tcmu_device *dev);
+bool scsi_have_cfgfs_info(const struct tcmu_device_info *info);
+/* scsi_read_serial — unit serial from configfs ("" if unset). Any thread. */
+void scsi_read_serial(const struct tcmu_device_info *info, char *buf,
+		      size_t size);
 
 /* ---------------------------------------------------------------- */
 /* core.c                                                            */
@@ -376,6 +379,7 @@ int vpd_page(struct tcmu_device *dev, uint8_t page, uint8_t *buf,
 	     size_t size);
 void vpd_get_serial(struct tcmu_device *dev, char *buf, size_t size);
 void vpd_naa(struct tcmu_device *dev, uint8_t naa[16]);
+void vpd_naa_from_serial(const char *serial, uint8_t naa[16]);
 /* MAXIMUM UNMAP LBA COUNT we report (FFFFFFFFh: no limit; 0: no unmap). */
 uint32_t vpd_max_unmap_lbas(const struct tcmu_device *dev);
 /* MAXIMUM COMPARE AND WRITE LENGTH we report, in blocks. */
@@ -416,16 +420,24 @@ int alua_read_groups(struct tcmu_device *dev, struct scsi_alua_group *g,
 void spc_extended_copy(struct tcmu_cmd *cmd);
 void spc_receive_copy_results(struct tcmu_cmd *cmd);
 
-/* registry.c — started devices of this process, for EXTENDED COPY. */
+/*
+ * registry.c — the devices of this process with a SCSI core, for EXTENDED
+ * COPY. One recursive lock guards the list, every device's cached serial
+ * and the EXTENDED COPY proxies (xcopy.c).
+ */
 void scsi_registry_add(struct scsi_dev *sd);
 void scsi_registry_del(struct scsi_dev *sd);
 /*
  * scsi_registry_find_naa — the device whose NAA designator is @naa (16
- * bytes), or NULL. Any thread.
+ * bytes) and its uid, or NULL. Any thread; may read configfs. The pointer
+ * may only be used while scsi_registry_alive() says so, under the lock.
  */
-struct tcmu_device *scsi_registry_find_naa(const uint8_t *naa, size_t len);
-/* Lock guarding identity fields of every scsi_dev. */
+struct scsi_dev *scsi_registry_find_naa(const uint8_t *naa, uint64_t *uid);
+/* scsi_registry_alive — is @sd (with @uid) still registered? Lock held. */
+bool scsi_registry_alive(const struct scsi_dev *sd, uint64_t uid);
 void scsi_registry_lock(void);
 void scsi_registry_unlock(void);
+/* xcopy_dev_gone — @sd is being freed: fail or orphan its copy proxies. */
+void xcopy_dev_gone(struct scsi_dev *sd);
 
 #endif
