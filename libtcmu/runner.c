@@ -64,6 +64,7 @@ struct runner {
 	bool stopping;
 	uint64_t stop_deadline_ns;
 	bool logged_ring_error, logged_event_error;
+	unsigned int calls_this_turn; /* ASYNC handler calls since batch_end */
 	uint64_t timer_period_ns;
 
 	struct poll_ent *pfds;
@@ -256,6 +257,7 @@ void runner_call(struct tcmu_cmd *cmd, tcmu_cmd_cont_fn cont)
 		return;
 	}
 	if (r->h->concurrency == TCMU_CONCURRENCY_ASYNC) {
+		r->calls_this_turn++;
 		ret = invoke(r->h, dev, cmd);
 		if (ret < 0) {
 			cmd->result = ret;
@@ -500,6 +502,19 @@ static void handle_ctl(struct runner *r)
 		arm_timer(r);
 }
 
+/*
+ * end_batch — ring thread: if handler calls were made since the last call,
+ * give the handler its batch_end() (e.g. one io_uring_submit for all).
+ */
+static void end_batch(struct runner *r)
+{
+	if (!r->calls_this_turn)
+		return;
+	r->calls_this_turn = 0;
+	if (r->h->batch_end)
+		r->h->batch_end(r->dev);
+}
+
 static void *ring_thread_main(void *arg)
 {
 	struct runner *r = arg;
@@ -525,7 +540,6 @@ static void *ring_thread_main(void *arg)
 
 	for (;;) {
 		int timeout = -1, ret;
-		unsigned int taken = 0;
 		struct tcmu_cmd *cmd;
 
 		if (r->stopping) {
@@ -539,6 +553,9 @@ static void *ring_thread_main(void *arg)
 			}
 			timeout = (int)((r->stop_deadline_ns - now) / 1000000ull) + 1;
 		}
+		/* Completions made on this thread (e.g. in batch_end) wait here. */
+		if (r->local_head)
+			timeout = 0;
 		ret = poll(pfd, npfd, timeout);
 		if (ret < 0 && errno != EINTR) {
 			tcmu_dev_err(dev, "poll: %s", strerror(errno));
@@ -575,20 +592,21 @@ static void *ring_thread_main(void *arg)
 		if (!r->stopping) {
 			while ((cmd = tcmu_ring_next(dev))) {
 				dispatch(r, cmd);
-				taken++;
 			}
 			if (ring_error(dev) && !r->logged_ring_error) {
 				r->logged_ring_error = true;
 				tcmu_dev_err(dev, "ring is broken; serving only commands already taken");
 			}
 		}
+		/* Submit what the new commands queued before anything else. */
+		end_batch(r);
 		collect(r);
+		/* Continuations run by collect() may have made handler calls. */
+		end_batch(r);
 		write_back(r);
 		ret = tcmu_ring_notify(dev);
 		if (ret < 0)
 			tcmu_dev_err(dev, "notify: %s", strerror(-ret));
-		if (taken && r->h->batch_end)
-			r->h->batch_end(dev);
 	}
 	free(pfd);
 out:

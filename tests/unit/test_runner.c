@@ -38,6 +38,7 @@ enum th_mode {
 	TH_SLEEP,   /* sleep 20 ms, then complete (blocking handlers) */
 	TH_POLLFD,  /* complete from the handler's poll fd on the ring thread */
 	TH_REFUSE,  /* return -EIO (not taken) */
+	TH_BATCH,   /* keep until batch_end(), which completes them all */
 };
 
 struct th {
@@ -181,6 +182,7 @@ static int th_io(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 		pthread_mutex_unlock(&TH->lock);
 		break;
 	case TH_HOLD:
+	case TH_BATCH:
 		th_hold(cmd);
 		break;
 	case TH_POLLFD: {
@@ -278,9 +280,12 @@ static void th_close(struct tcmu_device *dev)
 	TH->closed++;
 }
 
+
 static void th_batch_end(struct tcmu_device *dev)
 {
 	__atomic_add_fetch(&TH->batch_ends, 1, __ATOMIC_RELEASE);
+	if (TH->mode == TH_BATCH) /* like io_uring: I/O starts at submit */
+		th_release_all(0);
 }
 
 static void th_abort(struct tcmu_device *dev, struct tcmu_cmd *cmd)
@@ -528,6 +533,50 @@ static void test_batching_one_notify_per_batch(void **state)
 }
 
 /* Completions from a worker pool are batched too (fewer notifies than cmds). */
+/*
+ * A handler that starts I/O only in batch_end() (like io_uring_submit):
+ * an emulated COMPARE AND WRITE makes its second handler call (the write)
+ * from a continuation, in a turn with no new commands; that call must
+ * get a batch_end() too, and its inline completion must not be stranded.
+ */
+static void test_batch_end_after_continuation(void **state)
+{
+	struct fx *f = fx_start(TCMU_CONCURRENCY_ASYNC, TH_BATCH, NULL);
+	uint8_t blk[512], caw[1024], rd[512];
+	uint8_t cdb[16] = { 0x89 };
+	struct sim_io io;
+
+	memset(blk, 0xab, sizeof(blk));
+	io_rw(&io, WRITE10, 10, blk, sizeof(blk));
+	assert_true(sim_submit(f->s, &io) > 0);
+	assert_true(sim_wait_done(f->s, &io, 5000));
+	assert_int_equal(io.status, 0);
+
+	/* The SCSI core reports the power-on unit attention once: take it. */
+	sim_io_init(&io, (const uint8_t[6]){ 0x00 }, 6);
+	assert_true(sim_submit(f->s, &io) > 0);
+	assert_true(sim_wait_done(f->s, &io, 5000));
+
+	memcpy(caw, blk, 512);      /* compare: matches */
+	memset(caw + 512, 0xcd, 512); /* write */
+	cdb[9] = 10;  /* LBA */
+	cdb[13] = 1;  /* one block */
+	sim_io_init(&io, cdb, 16);
+	io.out = caw;
+	io.out_len = sizeof(caw);
+	assert_true(sim_submit(f->s, &io) > 0);
+	assert_true(sim_wait_done(f->s, &io, 5000));
+	assert_int_equal(io.status, 0);
+
+	io_rw(&io, READ10, 10, rd, sizeof(rd));
+	assert_true(sim_submit(f->s, &io) > 0);
+	assert_true(sim_wait_done(f->s, &io, 5000));
+	assert_int_equal(io.status, 0);
+	assert_memory_equal(rd, caw + 512, 512);
+	assert_int_equal(tcmu_device_stop(f->dev, 1000), 0);
+	fx_free(f);
+}
+
 static void test_batching_from_threads(void **state)
 {
 	struct fx *f = fx_start(TCMU_CONCURRENCY_ASYNC, TH_HOLD, NULL);
@@ -915,6 +964,7 @@ int main(void)
 		cmocka_unit_test(test_parallel),
 		cmocka_unit_test(test_batching_one_notify_per_batch),
 		cmocka_unit_test(test_batching_from_threads),
+		cmocka_unit_test(test_batch_end_after_continuation),
 		cmocka_unit_test(test_timeout_aborts_without_completing),
 		cmocka_unit_test(test_no_timeout_when_disabled),
 		cmocka_unit_test(test_tmr_aborts_held_command),
