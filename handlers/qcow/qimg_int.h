@@ -109,6 +109,12 @@ int qf_fallocate(int fd, int mode, uint64_t off, uint64_t len);
 extern long qf_crash_countdown;
 /* Counts every write-like system call issued. */
 extern long qf_write_calls;
+/*
+ * With qf_powerfail set, the simulated crash is a power failure: writes
+ * not yet made durable by fdatasync() of their file are each lost or kept
+ * at random (in order) before the process exits.
+ */
+extern int qf_powerfail;
 #endif
 
 /* rangelock.c: shared/exclusive locks on ranges of guest clusters. */
