@@ -20,14 +20,40 @@ LOOP_WWN=${LOOP_WWN:-naa.5001405c0de00001}
 LOOP_INITIATOR=${LOOP_INITIATOR:-naa.5001405c0de0f001}
 TCMUD=${TCMUD:-${VM_BUILD:+$VM_BUILD/tcmud}}
 TCMUD_HANDLERS=${TCMUD_HANDLERS:-${VM_BUILD:+$VM_BUILD/handlers}}
+# TCMUD_REFERENCE=1: run the cases against Debian's tcmu-runner instead, to
+# check the cases themselves ("file/" configs become its raw "qcow/"; no
+# ram handler, no tcmud-only options).
+if [[ ${TCMUD_REFERENCE:-0} == 1 ]]; then
+	TCMUD=/usr/bin/tcmu-runner
+	TCMUD_HANDLERS=/usr/lib/x86_64-linux-gnu/tcmu-runner
+fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 mkdir -p "$CASE_DIR" "$CASE_DATA"
 
 # ------------------------------------------------------------- basics ---
+# (Under TCG every exec of a host binary costs ~0.1 s: the helpers below
+# that run in loops stick to bash builtins.)
 
 # log MSG: a timestamped progress line (guest uptime) on stdout.
-log() { printf '[%7s] %s\n' "$(cut -d' ' -f1 /proc/uptime)" "$*"; }
+log() {
+	local up _
+	read -r up _ </proc/uptime
+	printf '[%7s] %s\n' "$up" "$*"
+}
+
+# nap SECONDS: sleep without an exec (a read that times out on a pipe that
+# nobody writes to).
+nap() {
+	[[ -n ${_NAP_FD:-} ]] || exec {_NAP_FD}<> <(:)
+	read -r -t "$1" -u "$_NAP_FD" _ || true
+}
+
+# now_ms: wall clock in milliseconds.
+now_ms() {
+	local t=${EPOCHREALTIME/./}
+	echo $((t / 1000))
+}
 
 # fail MSG: ends the case as failed.
 fail() {
@@ -41,34 +67,46 @@ skip() {
 	exit 77
 }
 
-# retry_until SECONDS CMD...: runs CMD every 0.1 s until it succeeds;
-# returns 1 if it never did.
+# retry_until SECONDS CMD...: runs CMD until it succeeds, first every 20 ms,
+# then every 100 ms; returns 1 if it did not succeed in time.
 retry_until() {
-	local secs=$1 end
+	local secs=$1 end n=0 t
 	shift
-	end=$(($(date +%s%N) + secs * 1000000000))
+	t=${EPOCHREALTIME/./}
+	end=$((t + secs * 1000000))
 	until "$@"; do
-		(($(date +%s%N) < end)) || return 1
-		sleep 0.1
+		t=${EPOCHREALTIME/./}
+		((t < end)) || return 1
+		if ((n++ < 10)); then nap 0.02; else nap 0.1; fi
 	done
 }
 
-# to_bytes SIZE: 64M -> 67108864 (IEC suffixes).
-to_bytes() { numfmt --from=iec "$1"; }
+# to_bytes SIZE: 64M -> 67108864 (K, M, G: powers of 1024; plain bytes).
+to_bytes() {
+	[[ $1 =~ ^([0-9]+)([KMG]?)i?B?$ ]] || return 1
+	case ${BASH_REMATCH[2]} in
+	K) echo $((BASH_REMATCH[1] << 10)) ;;
+	M) echo $((BASH_REMATCH[1] << 20)) ;;
+	G) echo $((BASH_REMATCH[1] << 30)) ;;
+	*) echo "${BASH_REMATCH[1]}" ;;
+	esac
+}
+
+# wait_gone SECONDS PID: waits until PID (a child or not) has exited.
+wait_gone() {
+	_pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+	retry_until "$1" _pid_gone "$2"
+}
 
 # write_timeout SECONDS FILE VALUE: writes VALUE to FILE (configfs/sysfs)
 # from a background process; fails if the write fails, and says "hung" if
 # it did not return in time (a writer stuck in the kernel cannot be killed:
 # run-cases then stops running cases in this guest).
 write_timeout() {
-	local secs=$1 file=$2 value=$3 pid rc=0 i
+	local secs=$1 file=$2 value=$3 pid rc=0
 	(printf '%s' "$value" >"$file") 2>"$CASE_DIR/write.err" &
 	pid=$!
-	for ((i = 0; i < secs * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
+	if ! wait_gone "$secs" "$pid"; then
 		echo "$file" >>"$CASE_DIR/hung"
 		fail "configfs writer hung for ${secs}s: '$value' > $file"
 	fi
@@ -89,12 +127,17 @@ user_dev_add() {
 	size=$(to_bytes "$3") || fail "bad size $3"
 	shift 3
 	dir=$CFS/core/user_$USER_HBA/$name
+	if [[ ${TCMUD_REFERENCE:-0} == 1 && $cfg == file/* ]]; then
+		cfg=qcow/${cfg#file/}
+		cfg=${cfg%%;*}
+		[[ -e ${cfg#qcow/} ]] || truncate -s "$size" "${cfg#qcow/}"
+	fi
 	mkdir -p "$dir" || fail "mkdir $dir"
-	write_timeout 10 "$dir/control" "dev_config=$cfg"
-	write_timeout 10 "$dir/control" "dev_size=$size"
-	for kv in "$@"; do
-		write_timeout 10 "$dir/control" "$kv"
-	done
+	# (control writes only parse: they never wait for the daemon)
+	printf 'dev_config=%s' "$cfg" >"$dir/control" || fail "dev_config=$cfg > $dir/control"
+	kv=dev_size=$size
+	(($#)) && kv+=$(printf ',%s' "$@")
+	printf '%s' "$kv" >"$dir/control" || fail "$kv > $dir/control"
 	write_timeout "${ENABLE_TIMEOUT:-60}" "$dir/enable" 1
 }
 
@@ -119,15 +162,11 @@ user_dev_uio() {
 # user_dev_del NAME: disables and removes the user device (the daemon gets
 # the netlink REMOVED event).  Env: REMOVE_TIMEOUT (default 60 s).
 user_dev_del() {
-	local dir=$CFS/core/user_$USER_HBA/$1 pid i
+	local dir=$CFS/core/user_$USER_HBA/$1 pid
 	[[ -d $dir ]] || return 0
 	rmdir "$dir" 2>"$CASE_DIR/rmdir.err" &
 	pid=$!
-	for ((i = 0; i < ${REMOVE_TIMEOUT:-60} * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
+	if ! wait_gone "${REMOVE_TIMEOUT:-60}" "$pid"; then
 		echo "$dir" >>"$CASE_DIR/hung"
 		fail "rmdir $dir hung"
 	fi
@@ -154,7 +193,7 @@ fileio_dev_add() {
 # linked.
 loop_setup() {
 	local tpg=$CFS/loopback/$LOOP_WWN/tpgt_1
-	[[ -e $tpg/nexus && -n $(cat "$tpg/nexus" 2>/dev/null) ]] && return 0
+	[[ -e $tpg/nexus && -n $(<"$tpg/nexus") ]] 2>/dev/null && return 0
 	mkdir -p "$tpg" || fail "mkdir $tpg"
 	write_timeout 10 "$tpg/nexus" "$LOOP_INITIATOR"
 }
@@ -162,7 +201,7 @@ loop_setup() {
 # loop_host: the SCSI host number of the tcm_loop target.
 loop_host() {
 	local a
-	a=$(cat "$CFS/loopback/$LOOP_WWN/tpgt_1/address") || fail "no tcm_loop address"
+	a=$(<"$CFS/loopback/$LOOP_WWN/tpgt_1/address") || fail "no tcm_loop address"
 	echo "${a%%:*}"
 }
 
@@ -187,9 +226,47 @@ loop_lun_add() {
 	ln -s "$CFS/core/$bs" "$dir/${bs//\//_}" || fail "cannot link $bs to LUN $lun"
 	_found_disk() { dev=$(loop_disk "$lun"); [[ -n $dev && -b $dev ]]; }
 	retry_until 60 _found_disk || fail "no disk for LUN $lun ($bs) after 60 s"
-	retry_until 30 sg_turs "$dev" >/dev/null 2>&1 ||
-		fail "TEST UNIT READY keeps failing on $dev (LUN $lun, $bs)"
+	loop_clear_ua
 	echo "$dev"
+}
+
+# loop_clear_ua: a new LUN raises unit attentions (power on/reset on it,
+# REPORTED LUNS DATA HAS CHANGED on the others); the kernel's own I/O
+# retries them, but sg_* tools would see them.  Eats them on every LUN.
+loop_clear_ua() {
+	local h d
+	h=$(loop_host)
+	for d in /sys/class/scsi_device/"$h":0:1:*/device/scsi_generic/sg*; do
+		[[ -e $d ]] || continue
+		retry_until 30 sg_turs "/dev/${d##*/}" >/dev/null 2>&1 ||
+			fail "TEST UNIT READY keeps failing on /dev/${d##*/} ($(basename "$(dirname "$(dirname "$d")")"))"
+	done
+}
+
+# loop_lun_add_sg LUN BACKSTORE: like loop_lun_add, but with no driver
+# bound (drivers_autoprobe off meanwhile), so the kernel itself sends the
+# LUN no I/O (no partition scan): for LUNs whose handler stalls.  Prints
+# /dev/sgN.
+loop_lun_add_sg() {
+	local lun=$1 bs=$2 dir sg= h rc=0
+	loop_setup
+	h=$(loop_host)
+	dir=$CFS/loopback/$LOOP_WWN/tpgt_1/lun/lun_$lun
+	echo 0 >/sys/bus/scsi/drivers_autoprobe
+	mkdir -p "$dir" && ln -s "$CFS/core/$bs" "$dir/${bs//\//_}" || rc=1
+	_found_sg() {
+		local s
+		for s in /sys/class/scsi_device/"$h":0:1:"$lun"/device/scsi_generic/sg*; do
+			[[ -e $s ]] && sg=/dev/${s##*/}
+		done
+		[[ -n $sg && -c $sg ]]
+	}
+	((rc == 0)) && { retry_until 60 _found_sg || rc=2; }
+	echo 1 >/sys/bus/scsi/drivers_autoprobe
+	((rc != 1)) || fail "cannot link $bs to LUN $lun"
+	((rc != 2)) || fail "no sg device for LUN $lun ($bs) after 60 s"
+	loop_clear_ua
+	echo "$sg"
 }
 
 # loop_lun_del LUN: unexports LUN (its disk goes away).
@@ -209,11 +286,22 @@ loop_lun_del() {
 need_tcmud() {
 	local h
 	[[ -n $TCMUD && -x $TCMUD ]] || skip "tcmud is not built ($TCMUD)"
-	"$TCMUD" --version >"$CASE_DIR/version" 2>&1 ||
+	"$TCMUD" --version >"$CASE_DIR/version" 2>&1 || [[ ${TCMUD_REFERENCE:-0} == 1 ]] ||
 		skip "tcmud --version fails: $(head -n1 "$CASE_DIR/version")"
 	for h in "${@:-file}"; do
+		[[ ${TCMUD_REFERENCE:-0} == 1 && $h == file ]] && h=qcow
 		[[ -e $TCMUD_HANDLERS/handler_$h.so ]] || skip "handler_$h.so is not built"
 	done
+}
+
+# system_bus: starts a D-Bus system bus unless there is one (tcmu-runner
+# needs one; the targetcli case too).
+system_bus() {
+	[[ -S /run/dbus/system_bus_socket ]] && pgrep -x dbus-daemon >/dev/null && return 0
+	mkdir -p /run/dbus
+	rm -f /run/dbus/system_bus_socket
+	dbus-daemon --system --nofork --nopidfile >"$CASE_DIR/dbus.log" 2>&1 &
+	retry_until 20 test -S /run/dbus/system_bus_socket || fail "no system bus"
 }
 
 # tcmud_start [ARGS...]: starts tcmud in the background (logs to
@@ -223,39 +311,55 @@ tcmud_start() {
 	while [[ -e $CASE_DIR/tcmud.$n.log ]]; do n=$((n + 1)); done
 	TCMUD_LOG=$CASE_DIR/tcmud.$n.log
 	[[ ${TCMUD_DEBUG:-0} == 1 ]] && args+=(--debug)
-	"$TCMUD" --handler-path "$TCMUD_HANDLERS" --log-dir "$CASE_DIR" ${args[@]+"${args[@]}"} \
+	if [[ ${TCMUD_REFERENCE:-0} == 1 ]]; then
+		system_bus
+		args+=(--tcmu-log-dir "$CASE_DIR")
+	else
+		args+=(--log-dir "$CASE_DIR")
+	fi
+	"$TCMUD" --handler-path "$TCMUD_HANDLERS" ${args[@]+"${args[@]}"} \
 		"$@" </dev/null >"$TCMUD_LOG" 2>&1 &
 	TCMUD_PID=$!
 	echo "$TCMUD_PID" >>"$CASE_DIR/tcmud.pids"
 	tcmud_wait_ready "$TCMUD_PID"
 }
 
-# tcm_user_group: the id of the TCM-USER netlink multicast group "config".
+# tcm_user_group: the id of the TCM-USER netlink multicast group "config"
+# (cached in TCM_USER_GROUP).
 tcm_user_group() {
-	genl ctrl get name TCM-USER 2>/dev/null |
-		sed -n 's/.*ID-\(0x[0-9a-f]*\) *name: config.*/\1/p' | head -n1
+	[[ -n ${TCM_USER_GROUP:-} ]] || TCM_USER_GROUP=$(genl ctrl get name TCM-USER 2>/dev/null |
+		sed -n 's/.*ID-\(0x[0-9a-f]*\) *name: config.*/\1/p' | head -n1)
+	echo "$TCM_USER_GROUP"
 }
 
 # _nl_subscribed PID GROUP: does PID hold a generic netlink socket that
 # listens to GROUP (bit GROUP-1 of the Groups mask in /proc/net/netlink)?
 _nl_subscribed() {
 	local pid=$1 grp=$2 inodes _sk eth _port groups _r _w _d _l _dr inode
-	inodes=" $(ls -l "/proc/$pid/fd" 2>/dev/null |
-		sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ') "
+	inodes=" $(stat -L -c %i "/proc/$pid/fd/"* 2>/dev/null) "
+	inodes=${inodes//$'\n'/ }
 	while read -r _sk eth _port groups _r _w _d _l _dr inode; do
 		[[ $eth == 16 && $inodes == *" $inode "* ]] || continue
 		(((16#$groups >> (grp - 1)) & 1)) && return 0
-	done < <(tail -n +2 /proc/net/netlink)
+	done </proc/net/netlink
+	return 1
+}
+
+# _has_open PID FILE: has PID an fd open on FILE?
+_has_open() {
+	local f
+	for f in "/proc/$1/fd/"*; do
+		[[ $f -ef $2 ]] && return 0
+	done 2>/dev/null
 	return 1
 }
 
 # _serves_all PID: has PID opened the UIO device of every enabled user device?
 _serves_all() {
-	local pid=$1 u fds
-	fds=$(ls -l "/proc/$pid/fd" 2>/dev/null) || return 1
+	local pid=$1 u
 	for u in /sys/class/uio/uio*; do
 		[[ -e $u/name && $(<"$u/name") == tcm-user/* ]] || continue
-		grep -q " /dev/${u##*/}\$" <<<"$fds" || return 1
+		_has_open "$pid" "/dev/${u##*/}" || return 1
 	done
 }
 
@@ -264,7 +368,8 @@ _serves_all() {
 # (restart: "finds existing devices").  Fails if it exits or never gets there.
 tcmud_wait_ready() {
 	local pid=$1 grp
-	grp=$(tcm_user_group)
+	tcm_user_group >/dev/null
+	grp=$TCM_USER_GROUP
 	[[ -n $grp ]] || fail "cannot find the TCM-USER netlink group (genl ctrl get)"
 	_ready() {
 		kill -0 "$pid" 2>/dev/null || return 0 # (checked below)
@@ -304,7 +409,10 @@ tcmud_kill9() {
 }
 
 # tcmud_fds [PID]: number of open fds of tcmud.
-tcmud_fds() { ls "/proc/${1:-$TCMUD_PID}/fd" | wc -l; }
+tcmud_fds() {
+	local f=("/proc/${1:-$TCMUD_PID}/fd/"*)
+	echo "${#f[@]}"
+}
 
 # tcmud_rss_kb [PID]: resident set size in KiB.
 tcmud_rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/${1:-$TCMUD_PID}/status"; }
@@ -319,11 +427,14 @@ sanitizer_reports() {
 # ------------------------------------------------------------------ fio ---
 
 # fio_run NAME FIO-ARGS...: runs fio (output in $CASE_DIR/fio.NAME.out);
-# fails with fio's own error lines if it fails.
+# fails with fio's own error lines if it fails.  Without a --name= in ARGS,
+# ARGS make one job NAME; with, ARGS before the first --name= are global.
 fio_run() {
-	local name=$1 rc=0
+	local name=$1 rc=0 job=()
 	shift
-	fio --name="$name" --output="$CASE_DIR/fio.$name.out" "$@" >"$CASE_DIR/fio.$name.err" 2>&1 || rc=$?
+	[[ " $* " == *" --name="* ]] || job=(--name="$name")
+	fio --output="$CASE_DIR/fio.$name.out" ${job[@]+"${job[@]}"} "$@" \
+		>"$CASE_DIR/fio.$name.err" 2>&1 || rc=$?
 	if ((rc != 0)); then
 		grep -hiE 'error|verify|bad|fail' "$CASE_DIR/fio.$name.out" "$CASE_DIR/fio.$name.err" |
 			head -n 20 >&2
@@ -331,13 +442,38 @@ fio_run() {
 	fi
 }
 
+# fio_bg NAME FIO-ARGS...: fio_run in the background; sets FIO_PID.
+# fio_wait PID collects it (fails the case if fio failed).
+fio_bg() {
+	(fio_run "$@") &
+	FIO_PID=$!
+}
+fio_wait() {
+	wait "$1" || fail "background fio (pid $1) failed"
+}
+
 # Options for a short, verified fio run on a block device.
 FIO_VERIFY=(--ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1
 	--do_verify=1 --verify_dump=0 --exitall_on_error=1)
 
-# max_io_bytes DISK: the largest single I/O the disk accepts (max_hw_sectors_kb).
+# max_io_bytes DISK: the largest single I/O that reaches the device: its
+# MAXIMUM TRANSFER LENGTH (VPD Block Limits) capped by the block layer's
+# max_sectors_kb.  Fails if the block layer would send more than the
+# device accepts.
 max_io_bytes() {
-	echo $(($(cat "/sys/block/${1#/dev/}/queue/max_hw_sectors_kb") * 1024))
+	local disk=$1 bs blocks dev kb
+	kb=$(<"/sys/block/${disk#/dev/}/queue/max_sectors_kb")
+	bs=$(blockdev --getss "$disk")
+	blocks=$(sg_vpd -p bl "$disk" 2>/dev/null |
+		sed -n 's/^ *Maximum transfer length: *\([0-9]*\).*/\1/p')
+	if [[ -z $blocks || $blocks == 0 ]]; then
+		echo $((kb * 1024))
+		return
+	fi
+	dev=$((blocks * bs))
+	((kb * 1024 <= dev)) ||
+		fail "$disk: max_sectors_kb $kb exceeds the device's maximum transfer length ($blocks x $bs)"
+	echo $((kb * 1024))
 }
 
 # ----------------------------------------------------------- clean-up ---

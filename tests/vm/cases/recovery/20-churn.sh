@@ -1,0 +1,59 @@
+# Churn: 100 user devices are added and removed (every 10th also exported
+# as a LUN and read) while two other LUNs serve verified I/O.  No configfs
+# write may hang, I/O stays correct, and tcmud ends with the fds, UIO
+# mappings and threads it had before (and no leaks at exit: LSan).
+# timeout: 400
+need_tcmud file
+N=${CHURN_COUNT:-100}
+tcmud_start
+user_dev_add s1 "file/$CASE_DATA/s1.img" 32M
+user_dev_add s2 "file/$CASE_DATA/s2.img" 32M
+d1=$(loop_lun_add 0 "user_$USER_HBA/s1")
+d2=$(loop_lun_add 1 "user_$USER_HBA/s2")
+
+uio_maps() { grep -c '/dev/uio' "/proc/$TCMUD_PID/maps" || true; }
+threads() { awk '$1 == "Threads:" { print $2 }' "/proc/$TCMUD_PID/status"; }
+snapshot() { echo "fds=$(tcmud_fds) uio_maps=$(uio_maps) threads=$(threads)"; }
+
+# warm up (first-use allocations, handler load), then take the baseline
+user_dev_add w0 "file/$CASE_DATA/w0.img" 8M
+user_dev_del w0
+base=$(snapshot) base_rss=$(tcmud_rss_kb)
+log "baseline: $base rss=${base_rss}k"
+
+# background I/O until the churn is over
+touch "$CASE_DIR/io.run"
+(
+	i=0
+	while [[ -e $CASE_DIR/io.run ]]; do
+		i=$((i + 1))
+		fio_run "bg$i" "${FIO_VERIFY[@]}" --rw=randwrite --bs=4k --iodepth=8 --size=4M \
+			--name=a --filename="$d1" --name=b --filename="$d2"
+	done
+	echo "$i" >"$CASE_DIR/io.rounds"
+) &
+io=$!
+
+for ((i = 1; i <= N; i++)); do
+	user_dev_add "c$i" "file/$CASE_DATA/c.img" 8M
+	if ((i % 10 == 0)); then
+		d=$(loop_lun_add 5 "user_$USER_HBA/c$i")
+		dd if="$d" of=/dev/null bs=64k count=16 iflag=direct status=none || fail "reading $d (c$i)"
+		loop_lun_del 5
+		retry_until 10 test ! -b "$d" || fail "$d still there after removing its LUN"
+	fi
+	user_dev_del "c$i"
+	((i % 25 == 0)) && log "$i devices added and removed; $(snapshot)"
+	kill -0 "$io" 2>/dev/null || fail "background fio stopped (failed) during the churn"
+	tcmud_alive
+done
+rm -f "$CASE_DIR/io.run"
+fio_wait "$io"
+log "background fio: $(cat "$CASE_DIR/io.rounds") verified rounds"
+
+# let tcmud finish tearing down the last devices
+_same() { [[ $(snapshot) == "$base" ]]; }
+retry_until 10 _same || fail "tcmud leaks: before $base, after $(snapshot)"
+rss=$(tcmud_rss_kb)
+log "after: $(snapshot) rss=${rss}k (baseline ${base_rss}k)"
+((rss - base_rss < 128 * 1024)) || fail "tcmud's RSS grew by $(((rss - base_rss) / 1024)) MiB"
