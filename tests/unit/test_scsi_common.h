@@ -78,7 +78,7 @@ struct tcmd {
 	int done;            /* times finished */
 };
 
-static struct tdev *T_UNUSED tdev_of(struct tcmu_device *dev)
+static T_UNUSED struct tdev *tdev_of(struct tcmu_device *dev)
 {
 	return (struct tdev *)dev;
 }
@@ -281,7 +281,7 @@ static void t_close(struct tcmu_device *dev)
 }
 
 /* A device of @blocks blocks of @bs bytes with the callbacks in @caps. */
-static struct tdev *T_UNUSED t_dev_new(uint32_t bs, uint64_t blocks,
+static T_UNUSED struct tdev *t_dev_new(uint32_t bs, uint64_t blocks,
 				       unsigned int caps)
 {
 	struct tdev *t = calloc(1, sizeof(*t));
@@ -459,7 +459,7 @@ static void T_UNUSED t_clear_ua(struct tdev *t)
 }
 
 /* A device ready for commands (power-on UA consumed). */
-static struct tdev *T_UNUSED t_ready(uint32_t bs, uint64_t blocks,
+static T_UNUSED struct tdev *t_ready(uint32_t bs, uint64_t blocks,
 				     unsigned int caps)
 {
 	struct tdev *t = t_dev_new(bs, blocks, caps);
