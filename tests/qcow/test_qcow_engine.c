@@ -217,7 +217,7 @@ static void run_write_cfg(const char *opts, uint64_t cs, uint64_t size,
 
 static void test_write_matrix(void **state)
 {
-	int n = longrun ? 600 : 150;
+	int n = longrun ? 600 : 100;
 
 	for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
 		uint64_t size = configs[i].cs >= MB ? 32 * MB : 8 * MB;
@@ -732,7 +732,7 @@ static void test_crash(void **state)
 	const char *opts[] = {"cluster_size=65536", "lazy_refcounts=on",
 			      "extended_l2=on", "cluster_size=4096,refcount_bits=1",
 			      "compat=0.10"};
-	int rounds = longrun ? 300 : 30;
+	int rounds = longrun ? 300 : 20;
 	long total;
 
 	/* A complete run tells how many write calls there are to stop at. */
