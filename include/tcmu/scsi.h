@@ -15,7 +15,6 @@
 #define TCMU_SCSI_H
 
 #include <stdint.h>
-#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -277,11 +277,8 @@ bool spc_take_ua(struct tcmu_device *dev, struct scsi_sense *s)
 	case SCSI_UA_CAPACITY:
 		s->asc = TCMU_ASC_CAPACITY_DATA_HAS_CHANGED;
 		break;
-	case SCSI_UA_MODE:
-		s->asc = TCMU_ASC_MODE_PARAMETERS_CHANGED;
-		break;
 	default:
-		s->asc = TCMU_ASC_ASYMMETRIC_ACCESS_STATE_CHANGED;
+		s->asc = TCMU_ASC_MODE_PARAMETERS_CHANGED;
 		break;
 	}
 	return true;

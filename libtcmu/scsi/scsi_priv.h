@@ -36,7 +36,6 @@
 #define SCSI_UA_POWER_ON (1u << 0)
 #define SCSI_UA_CAPACITY (1u << 1)
 #define SCSI_UA_MODE     (1u << 2)
-#define SCSI_UA_ALUA     (1u << 3)
 
 /* Limits we report (VPD 0xB0) and enforce. */
 #define SCSI_MAX_UNMAP_DESC     256
@@ -364,6 +363,11 @@ void scsi_run_ready(struct scsi_dev *sd);
 
 /* ---------------------------------------------------------------- */
 /* Emulations (one file each)                                        */
+/*                                                                   */
+/* Each takes a command from scsi_submit() on the ring thread and    */
+/* never blocks (a few read configfs, which is brief): it answers at  */
+/* once or issues handler calls through runner_call() and answers    */
+/* from a continuation. None returns anything.                        */
 /* ---------------------------------------------------------------- */
 
 /* spc.c */
