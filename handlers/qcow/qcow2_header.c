@@ -588,22 +588,68 @@ void q2_mark_corrupt_locked(struct q2 *q, const char *why)
 		q2_set_incompat_locked(q, Q2_INCOMPAT_CORRUPT, 0);
 }
 
+/* Marks every persistent bitmap "in use" (inconsistent): we do not track
+ * dirty blocks, and QEMU then treats them as it does after its own crash,
+ * while their clusters stay accounted for. */
+static int bitmaps_in_use_locked(struct q2 *q)
+{
+	uint64_t pos = 0, len = q->bm_dir_size;
+	uint8_t *dir;
+	int ret;
+
+	if (!len)
+		return 0;
+	dir = malloc(len);
+	if (!dir)
+		return -ENOMEM;
+	ret = qf_pread(q->fd, dir, len, q->bm_dir_off);
+	for (uint32_t b = 0; ret == 0 && b < q->nb_bitmaps; b++) {
+		uint64_t ent;
+
+		if (len - pos < 24)
+			break;
+		ent = (24ULL + q2_be32(dir + pos + 20) + q2_be16(dir + pos + 18) +
+		       7) & ~7ULL;
+		if (ent > len - pos)
+			break;
+		dir[pos + 15] |= 1; /* flags bit 0: in_use */
+		pos += ent;
+	}
+	if (ret == 0)
+		ret = q2_meta_write_locked(q, q->bm_dir_off, dir, len);
+	free(dir);
+	return ret;
+}
+
 int q2_prepare_write_locked(struct q2 *q)
 {
+	uint64_t keep = 0;
 	int ret;
 
 	if (q->first_write_done)
 		return 0;
-	if (q->version >= 3 && q->autoclear) {
-		uint8_t b[8] = {0};
+	if (q->version >= 3 && q->has_bitmaps &&
+	    (q->autoclear & Q2_AUTOCLEAR_BITMAPS)) {
+		ret = bitmaps_in_use_locked(q);
+		if (ret < 0)
+			return ret;
+		keep = Q2_AUTOCLEAR_BITMAPS;
+	}
+	if (q->version >= 3 && (q->autoclear & ~keep)) {
+		uint8_t b[8];
 
-		/* We maintain none of the auto-clear features. */
+		/* We maintain none of the other auto-clear features. */
+		q2_put64(b, q->autoclear & keep);
 		ret = qf_pwrite(q->fd, b, 8, Q2_HDR_AUTOCLEAR);
 		if (ret == 0)
 			ret = qf_sync(q->fd);
 		if (ret < 0)
 			return ret;
-		q->autoclear = 0;
+		q->autoclear &= keep;
+	} else if (keep) {
+		ret = qf_sync(q->fd);
+		if (ret < 0)
+			return ret;
 	}
 	if (q->lazy && !(q->incompat & Q2_INCOMPAT_DIRTY)) {
 		ret = q2_set_incompat_locked(q, Q2_INCOMPAT_DIRTY, 0);

@@ -456,6 +456,33 @@ static void test_discard(void **state)
 	free(buf);
 }
 
+/* Persistent bitmaps: we do not track them, so the first write marks
+ * them in use (inconsistent); their clusters stay accounted for. */
+static void test_bitmaps(void **state)
+{
+	const char *img = tu_p("b.qcow2"), *raw = tu_p("b.raw");
+	struct tu_wl wl = {8 * MB, 512, 100000, 20};
+	struct qimg *q;
+	char *info;
+
+	assert_int_equal(tu_sh("qemu-img create -q -f qcow2 '%s' 8M && "
+			       "qemu-io -f qcow2 -c 'write -P 1 0 1M' '%s' "
+			       ">/dev/null && qemu-img bitmap --add '%s' bm0 && "
+			       "qemu-io -f qcow2 -c 'write -P 2 2M 1M' '%s' "
+			       ">/dev/null && qemu-img convert -O raw '%s' '%s'",
+			       img, img, img, img, img, raw),
+			 0);
+	q = xopen(img, 0);
+	tu_workload(q, raw, &wl, 50);
+	assert_int_equal(qimg_close(q), 0);
+	assert_int_equal(tu_qcheck(img), 0);
+	assert_int_equal(tu_qcompare(img, raw), 0);
+	info = tu_out("qemu-img info '%s' 2>/dev/null", img);
+	assert_non_null(strstr(info, "bm0"));
+	assert_non_null(strstr(info, "in-use"));
+	free(info);
+}
+
 /* External data files (plain and raw): guest data lives at the guest
  * offset in the data file; only metadata is in the qcow2 file. */
 static void test_data_file(void **state)
@@ -1004,6 +1031,7 @@ int main(void)
 		cmocka_unit_test_setup(test_backing_chain, need_qemu),
 		cmocka_unit_test_setup(test_snapshots, need_qemu),
 		cmocka_unit_test_setup(test_discard, need_qemu),
+		cmocka_unit_test_setup(test_bitmaps, need_qemu),
 		cmocka_unit_test_setup(test_data_file, need_qemu),
 		cmocka_unit_test_setup(test_concurrency, need_qemu),
 		cmocka_unit_test_setup(test_crash, need_qemu),
