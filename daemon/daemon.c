@@ -119,8 +119,9 @@ static gboolean on_hup(gpointer data)
 {
 	struct tcmud *d = data;
 
-	tcmu_info("SIGHUP: reopening the log");
+	tcmu_info("SIGHUP: reopening the log, re-reading %s", d->opts.config_file);
 	logger_reopen(d->logger);
+	settings_reload(&d->settings);
 	return G_SOURCE_CONTINUE;
 }
 

@@ -18,8 +18,9 @@ static void usage(FILE *f, const char *prog)
 	fprintf(f,
 		"Usage: %s [OPTION]...\n"
 		"Serve TCMU (target_core_user) SCSI devices from userspace handlers.\n"
-		"Runs in the foreground; stop it with SIGTERM or SIGINT, SIGHUP\n"
-		"reopens the log file.\n"
+		"Runs in the foreground; stop it with SIGTERM or SIGINT. SIGHUP\n"
+		"reopens the log file and re-reads the configuration (which is\n"
+		"also re-read by itself whenever it changes).\n"
 		"\n"
 		"  -h, --help               show this help and exit\n"
 		"  -V, --version            show the version and exit\n"
