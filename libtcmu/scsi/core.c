@@ -5,6 +5,7 @@
  * completion path shared by every emulation.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,13 +140,25 @@ bool scsi_op_enabled(const struct tcmu_device *dev, const struct scsi_op *op)
 	return true;
 }
 
+/* First table entry of each opcode, built once (table order is by opcode). */
+static const struct scsi_op *op_first[256];
+static pthread_once_t op_once = PTHREAD_ONCE_INIT;
+
+static void build_index(void)
+{
+	for (size_t i = scsi_ops_count; i-- > 0;)
+		op_first[scsi_ops[i].opcode] = &scsi_ops[i];
+}
+
+/* The entry for @cdb's opcode (and service action), or NULL. */
 static const struct scsi_op *lookup(const uint8_t *cdb)
 {
-	for (size_t i = 0; i < scsi_ops_count; i++) {
-		const struct scsi_op *op = &scsi_ops[i];
+	const struct scsi_op *op;
 
-		if (op->opcode != cdb[0])
-			continue;
+	pthread_once(&op_once, build_index);
+	for (op = op_first[cdb[0]]; op && op < scsi_ops + scsi_ops_count &&
+				    op->opcode == cdb[0];
+	     op++) {
 		if (!(op->flags & SCSI_OPF_SA) || op->sa == (cdb[1] & 0x1f))
 			return op;
 	}

@@ -384,6 +384,16 @@ static void test_descriptor_sense_info(void **state)
 	assert_int_equal(tcmu_get_be32(&b[3]), 77);
 }
 
+/* The dispatch index needs the table sorted by opcode. */
+static void test_table_sorted(void **state)
+{
+	for (size_t i = 1; i < scsi_ops_count; i++) {
+		assert_true(scsi_ops[i - 1].opcode <= scsi_ops[i].opcode);
+		assert_int_equal(scsi_ops[i].usage[0], scsi_ops[i].opcode);
+		assert_true(scsi_ops[i].cdb_len <= 16);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_report_opcodes_all),
 		cmocka_unit_test(test_report_opcodes_one),
 		cmocka_unit_test(test_descriptor_sense_info),
+		cmocka_unit_test(test_table_sorted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
