@@ -965,7 +965,11 @@ static void rbd_check_size(struct rbd_dev *rd)
 	if (!rbd_get(rd))
 		return;
 	r = rbd_get_size(rd->image, &size);
+	if (r == -ESHUTDOWN) /* the watch broke because we were blocklisted */
+		rbd_fenced(rd);
 	rbd_put(rd);
+	if (r == -ESHUTDOWN)
+		return;
 	if (r < 0) {
 		tcmu_dev_warn(rd->dev, "rbd %s: cannot get the image size: %s",
 			      rd->label, strerror(-r));
