@@ -17,6 +17,7 @@ PACKAGES=(
 	targetcli-fb python3-rtslib-fb dbus
 	# reference implementation for benchmarks
 	tcmu-runner
+	ceph-mon ceph-osd ceph-common librbd-dev librados-dev uuid-runtime iproute2 # rbd handler, tests/rbd cluster
 )
 
 missing=()
