@@ -8,7 +8,7 @@ PACKAGES=(
 	# build
 	build-essential cmake pkg-config git
 	libnl-3-dev libnl-genl-3-dev libglib2.0-dev libglib2.0-bin libkmod-dev
-	liburing-dev zlib1g-dev linux-libc-dev
+	liburing-dev zlib1g-dev libzstd-dev linux-libc-dev
 	# unit tests, sanitizers, tooling
 	libcmocka-dev valgrind
 	# the real-kernel test VM (tests/vm) and what runs inside it
