@@ -100,7 +100,7 @@ enum scsi_lock_kind {
  * runs; scsi_complete() returns it.
  */
 struct scsi_cstate {
-	struct scsi_list link;     /* lock active / waiting / ready list, pool */
+	struct scsi_list link;     /* lock active or waiting list, or the pool */
 	struct tcmu_cmd *cmd;
 	/* write ordering */
 	enum scsi_lock_kind lock;
