@@ -324,13 +324,16 @@ static gboolean on_remove_device(TdbusExternalHandler *e,
 				 GDBusMethodInvocation *inv, const gchar *uio,
 				 const gchar *uio_name, gpointer data)
 {
-	gpointer dev = NULL;
+	gpointer key = NULL, dev = NULL;
 
 	/* Answer first: stopping may take up to STOP_TIMEOUT_MS. */
 	tdbus_external_handler_complete_remove_device(e, inv, 0);
-	if (g_hash_table_steal_extended(devices, uio, NULL, &dev)) {
+	if (g_hash_table_steal_extended(devices, uio, &key, &dev)) {
+		/* tcmud answered the kernel already, so the uio device may be
+		 * gone under us: libtcmu then logs an I/O error on its fd. */
 		dev_stop_close(dev);
-		tcmu_info("%s: removed", uio);
+		tcmu_info("%s: removed", (char *)key);
+		g_free(key);
 	}
 	return TRUE;
 }

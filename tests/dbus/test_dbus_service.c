@@ -220,7 +220,7 @@ static int setup_short_timeout(void **state)
 	struct fix *f = g_new0(struct fix, 1);
 
 	*state = f;
-	return start_service(f, &fake_ops, 300);
+	return start_service(f, &fake_ops, 1000);
 }
 
 static int teardown(void **state)
@@ -925,7 +925,7 @@ static void test_external_unregister(void **state)
 
 /*
  * A handler process that does not answer: the client gets a clear "no" at
- * the call timeout (300 ms here), and the service keeps answering others
+ * the call timeout (1 s here), and the service keeps answering others
  * meanwhile: nothing waits on the stuck process.
  */
 static void test_external_timeout(void **state)
@@ -957,7 +957,7 @@ static void test_external_timeout(void **state)
 	g_variant_get(r, "(b&s)", &ok, &m);
 	assert_false(ok);
 	assert_non_null(strstr(m, "did not answer in time"));
-	assert_in_range(ms_slow, 250, 3000);
+	assert_in_range(ms_slow, 900, 5000);
 
 	/* While the next one hangs, other clients are served at once. */
 	o->checks = 0;
@@ -973,7 +973,7 @@ static void test_external_timeout(void **state)
 				  "GetManagedObjects", NULL, 10000, NULL,
 				  &ms_fast);
 		assert_non_null(fast);
-		assert_true(ms_fast < 250);
+		assert_true(ms_fast < 700); /* far below the 1 s timeout */
 		g_dbus_connection_close_sync(c2, NULL, NULL);
 		g_object_unref(c2);
 	}
