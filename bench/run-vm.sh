@@ -1,0 +1,86 @@
+#!/bin/bash
+# bench/run-vm.sh — real kernel, one boot: tcmud (user:file) against Debian's
+# tcmu-runner (user:qcow on a raw image) and LIO's in-kernel fileio, all on
+# the same tmpfs backing file, exported with tcm_loop, measured with fio.
+# Prints the tables (bench/vm-table.py) and keeps them with the raw log in
+# bench/results/<date>-vm-<host>.{md,log}.
+#
+#   bench/run-vm.sh [-b BUILD_DIR] [-t SECONDS_PER_JOB] [-r ROUNDS] [-o OUT_BASENAME]
+#
+# Env passed to the guest (see bench/vm-guest.sh): BENCH_TARGETS, BENCH_JOBS,
+# BENCH_SIZE, BENCH_MAX_SECTORS, BENCH_DATA_AREA_MB, BENCH_PAGES_PER_BLK,
+# BENCH_FILE_OPTS, BENCH_WCE.  Needs root, qemu and the packages of
+# scripts/setup.sh (tcmu-runner, fio, sg3-utils, dbus).  The build must be a
+# release build (it is configured and built here when BUILD_DIR has none).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+BUILD=$ROOT/build-bench
+RUNTIME=${BENCH_RUNTIME:-10}
+ROUNDS=${BENCH_ROUNDS:-1}
+OUT=
+
+while getopts b:t:r:o:h opt; do
+	case $opt in
+	b) BUILD=$(readlink -f "$OPTARG") ;;
+	t) RUNTIME=$OPTARG ;;
+	r) ROUNDS=$OPTARG ;;
+	o) OUT=$OPTARG ;;
+	h) sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+	*) exit 2 ;;
+	esac
+done
+
+if [[ ! -x $BUILD/tcmud || ! -e $BUILD/handlers/handler_file.so ]]; then
+	# -O3 raises warnings in a few files: numbers need a release build, not -Werror.
+	cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTCMU_SANITIZE=OFF \
+		-DTCMU_WERROR=OFF >/dev/null
+	cmake --build "$BUILD" -j2 >/dev/null
+fi
+grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD/CMakeCache.txt" ||
+	echo "run-vm: warning: $BUILD is not a Release build" >&2
+grep -q 'TCMU_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" &&
+	echo "run-vm: warning: $BUILD has sanitizers on: the numbers mean nothing" >&2
+
+host=$(hostname -s 2>/dev/null || hostname)
+day=$(date -u +%Y-%m-%d)
+mkdir -p "$ROOT/bench/results"
+[[ -n $OUT ]] || OUT=$ROOT/bench/results/$day-vm-$host
+log=$OUT.log
+md=$OUT.md
+
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+accel=tcg
+[[ -e /sys/module/kvm_pvm ]] || [[ ! -w /dev/kvm ]] || accel="kvm (fallback tcg)"
+{
+	echo "# run-vm: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "host: $host, $(nproc) CPUs ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "guest: qemu $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}'), accel $accel, 2 vCPUs, 4 GiB"
+	echo "tree: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ local changes)'), build: $BUILD"
+	echo "command: bench/run-vm.sh -t $RUNTIME -r $ROUNDS${BENCH_FILE_OPTS:+ BENCH_FILE_OPTS='$BENCH_FILE_OPTS'}${BENCH_PAGES_PER_BLK:+ BENCH_PAGES_PER_BLK=$BENCH_PAGES_PER_BLK}${BENCH_MAX_SECTORS:+ BENCH_MAX_SECTORS=$BENCH_MAX_SECTORS}${BENCH_DATA_AREA_MB:+ BENCH_DATA_AREA_MB=$BENCH_DATA_AREA_MB}${BENCH_WCE:+ BENCH_WCE=$BENCH_WCE}${BENCH_JOBS:+ BENCH_JOBS='$BENCH_JOBS'}${BENCH_TARGETS:+ BENCH_TARGETS='$BENCH_TARGETS'}"
+} >"$log"
+cat "$log"
+
+envs=(-e "VM_BUILD=$BUILD" -e "BENCH_ROOT=$ROOT" -e "BENCH_RUNTIME=$RUNTIME" -e "BENCH_ROUNDS=$ROUNDS")
+for v in BENCH_TARGETS BENCH_JOBS BENCH_SIZE BENCH_MAX_SECTORS BENCH_DATA_AREA_MB \
+	BENCH_PAGES_PER_BLK BENCH_FILE_OPTS BENCH_WCE BENCH_PERF_DIR; do
+	[[ -n ${!v:-} ]] && envs+=(-e "$v=${!v}")
+done
+if [[ -n ${BENCH_PERF_DIR:-} ]]; then
+	mkdir -p "$BENCH_PERF_DIR"
+	envs+=(-w "$BENCH_PERF_DIR")
+fi
+rc=0
+"$ROOT/tests/vm/vm-run" -t 3600 -c 2 -m 4G "${envs[@]}" -- \
+	"/bin/bash $(printf '%q' "$ROOT/bench/vm-guest.sh")" 2>&1 | tee -a "$log" || rc=$?
+((rc == 0)) || { echo "run-vm: the guest failed (exit $rc); log: $log" >&2; exit 1; }
+
+{
+	sed -n '1,/^command:/p' "$log"
+	grep '^INFO' "$log" | sed 's/^INFO /- /'
+	echo
+	python3 "$ROOT/bench/vm-table.py" "$log"
+} >"$md"
+echo
+cat "$md"
+echo "run-vm: results in $md (raw log: $log)"

@@ -1,0 +1,218 @@
+#!/bin/bash
+# bench/vm-guest.sh — the real-kernel benchmark, run INSIDE the test VM by
+# bench/run-vm.sh (one boot for everything).  For each target, one after the
+# other, on the SAME backing file on tmpfs, exported through tcm_loop:
+#
+#   tcmud    tcmud + user:file             (user backstore, our daemon)
+#   runner   tcmu-runner + user:qcow (raw)  (Debian's reference daemon; it
+#                                            ships no file handler, and qcow
+#                                            serves a raw image as raw)
+#   fileio   LIO's in-kernel fileio backstore
+#
+# both user backstores are created with the same hw_max_sectors and
+# max_data_area_mb.  For every fio job it prints one line
+#   RESULT <target> <job> iops=.. bw_kib=.. p50_us=.. p99_us=.. ios=..
+#          dcpu_ticks=.. sys_ticks=.. hz=..
+# where dcpu_ticks is the daemon's utime+stime (/proc/<pid>/stat, all its
+# threads, io_uring workers included) and sys_ticks the busy time of the
+# whole guest (/proc/stat) over the fio run.  bench/vm-table.py turns those
+# lines into the table.
+#
+# Env (set by run-vm.sh): VM_BUILD (release build tree), BENCH_ROOT (the
+# source tree), BENCH_TARGETS ("tcmud runner fileio"), BENCH_JOBS
+# ("rw:bs:qd ..."), BENCH_RUNTIME (s per job), BENCH_SIZE (LUN size),
+# BENCH_ROUNDS, BENCH_MAX_SECTORS (hw_max_sectors of the user backstores),
+# BENCH_DATA_AREA_MB (their max_data_area_mb), BENCH_PAGES_PER_BLK (their
+# data_pages_per_blk; empty: kernel default), BENCH_FILE_OPTS (appended to
+# tcmud's file config, e.g. ";engine=threads"), BENCH_WCE (emulate_write_cache
+# of all three, empty: default), BENCH_PERF_DIR (a host directory shared
+# read-write: a system-wide `perf record -g` of every job lands there as a
+# text report, perf.<target>.<job>.txt).
+set -uo pipefail
+
+: "${BENCH_ROOT:?}" "${VM_BUILD:?}"
+BENCH_TARGETS=${BENCH_TARGETS:-tcmud runner fileio}
+BENCH_JOBS=${BENCH_JOBS:-randread:4k:1 randread:4k:32 randwrite:4k:1 randwrite:4k:32 read:64k:32 write:64k:32 read:1M:32 write:1M:32}
+BENCH_RUNTIME=${BENCH_RUNTIME:-10}
+BENCH_SIZE=${BENCH_SIZE:-1G}
+BENCH_ROUNDS=${BENCH_ROUNDS:-1}
+BENCH_MAX_SECTORS=${BENCH_MAX_SECTORS:-2048}
+BENCH_DATA_AREA_MB=${BENCH_DATA_AREA_MB:-256}
+BENCH_PAGES_PER_BLK=${BENCH_PAGES_PER_BLK:-}
+BENCH_FILE_OPTS=${BENCH_FILE_OPTS:-}
+BENCH_WCE=${BENCH_WCE:-}
+BENCH_PERF_DIR=${BENCH_PERF_DIR:-}
+RUNNER_BIN=/usr/bin/tcmu-runner
+RUNNER_HANDLERS=/usr/lib/x86_64-linux-gnu/tcmu-runner
+PY=/usr/bin/python3
+
+CASE_DIR=/run/bench
+CASE_DATA=/mnt/bench
+export CASE_DIR CASE_DATA VM_BUILD
+# shellcheck source=../tests/vm/lib.sh
+source "$BENCH_ROOT/tests/vm/lib.sh"
+IMG=$CASE_DATA/disk.img
+HZ=$(getconf CLK_TCK)
+
+mountpoint -q "$CASE_DATA" || mount -t tmpfs -o size=3G bench "$CASE_DATA" || fail "tmpfs $CASE_DATA"
+
+# pid_ticks PID: utime + stime of every thread of PID, dead ones included.
+pid_ticks() {
+	local line rest
+	read -r line <"/proc/$1/stat" || { echo 0; return; }
+	rest=${line##*) }
+	set -- $rest
+	echo $((${12} + ${13}))
+}
+
+# sys_ticks: busy ticks of the whole guest (all CPUs).
+sys_ticks() {
+	local cpu u n s i w irq sirq st _
+	read -r cpu u n s i w irq sirq st _ </proc/stat
+	echo $((u + n + s + irq + sirq + st))
+}
+
+FIOPARSE='
+import json, sys
+target, job, path, dt, st, hz = sys.argv[1:7]
+j = json.load(open(path))["jobs"][0]
+ios = iops = bw = 0
+p50 = p99 = 0.0
+for d in (j["read"], j["write"]):
+    if not d["total_ios"]:
+        continue
+    ios += d["total_ios"]; iops += d["iops"]; bw += d["bw"]
+    pc = d.get("clat_ns", {}).get("percentile", {})
+    p50 = max(p50, pc.get("50.000000", 0) / 1000.0)
+    p99 = max(p99, pc.get("99.000000", 0) / 1000.0)
+print("RESULT %s %s iops=%.1f bw_kib=%d p50_us=%.1f p99_us=%.1f ios=%d dcpu_ticks=%s sys_ticks=%s hz=%s"
+      % (target, job, iops, bw, p50, p99, ios, dt, st, hz))
+'
+
+# perf_start / perf_stop NAME: a system-wide profile of one job (BENCH_PERF_DIR).
+PERF_PID=
+perf_start() {
+	[[ -n $BENCH_PERF_DIR ]] || return 0
+	perf record -a -g -F 499 -o "$CASE_DIR/perf.data" >"$CASE_DIR/perf.rec.log" 2>&1 &
+	PERF_PID=$!
+}
+perf_stop() {
+	[[ -n $PERF_PID ]] || return 0
+	kill -INT "$PERF_PID"
+	wait "$PERF_PID" || true
+	PERF_PID=
+	perf report -i "$CASE_DIR/perf.data" --stdio --no-children --sort comm,dso,sym \
+		--percent-limit 0.5 -g none >"$BENCH_PERF_DIR/perf.$1.txt" 2>&1 || true
+	perf report -i "$CASE_DIR/perf.data" --stdio --children --sort sym \
+		--percent-limit 2 -g caller,0.5,callee --max-stack 24 \
+		>"$BENCH_PERF_DIR/perf.$1.callers.txt" 2>&1 || true
+}
+
+# run_jobs TARGET DISK PID: every fio job on DISK; PID is the daemon (0: none).
+run_jobs() {
+	local target=$1 disk=$2 pid=$3 spec rw bs qd d0 d1 s0 s1 job
+	for spec in $BENCH_JOBS; do
+		IFS=: read -r rw bs qd <<<"$spec"
+		job=$rw-$bs-qd$qd
+		d0=0 d1=0
+		((pid)) && d0=$(pid_ticks "$pid")
+		s0=$(sys_ticks)
+		perf_start
+		fio --name="$job" --filename="$disk" --rw="$rw" --bs="$bs" --iodepth="$qd" \
+			--ioengine=libaio --direct=1 --size="$BENCH_SIZE" --runtime="$BENCH_RUNTIME" \
+			--time_based --numjobs=1 --randrepeat=0 --norandommap \
+			--output-format=json --output="$CASE_DIR/fio.json" 2>"$CASE_DIR/fio.err" ||
+			{ cat "$CASE_DIR/fio.err" >&2; fail "fio $target $job"; }
+		s1=$(sys_ticks)
+		((pid)) && d1=$(pid_ticks "$pid")
+		perf_stop "$target.$job"
+		((pid)) && ! kill -0 "$pid" 2>/dev/null && fail "the daemon of $target died during $job"
+		"$PY" -c "$FIOPARSE" "$target" "$job" "$CASE_DIR/fio.json" \
+			"$([[ $pid == 0 ]] && echo - || echo $((d1 - d0)))" $((s1 - s0)) "$HZ"
+	done
+}
+
+# describe TARGET DISK BACKSTORE: what the kernel and the disk say.
+describe() {
+	local q=/sys/block/${2#/dev/}/queue so=$CFS/core/$3 a line=
+	for a in hw_max_sectors hw_block_size max_data_area_mb data_pages_per_blk emulate_write_cache hw_queue_depth; do
+		[[ -e $so/attrib/$a ]] && line+=" $a=$(<"$so/attrib/$a")"
+	done
+	echo "INFO $1 disk=$2 max_sectors_kb=$(<"$q/max_sectors_kb") max_hw_sectors_kb=$(<"$q/max_hw_sectors_kb")$line"
+}
+
+user_kv() {
+	local kv=(hw_max_sectors="$BENCH_MAX_SECTORS" max_data_area_mb="$BENCH_DATA_AREA_MB")
+	[[ -n $BENCH_PAGES_PER_BLK ]] && kv+=(data_pages_per_blk="$BENCH_PAGES_PER_BLK")
+	echo "${kv[@]}"
+}
+
+set_wce() {
+	[[ -n $BENCH_WCE ]] || return 0
+	printf '%s' "$BENCH_WCE" >"$CFS/core/$1/attrib/emulate_write_cache" ||
+		fail "cannot set emulate_write_cache on $1"
+}
+
+bench_tcmud() {
+	local disk
+	log "tcmud: start"
+	tcmud_start
+	user_dev_add bench "file/$IMG$BENCH_FILE_OPTS" "$BENCH_SIZE" $(user_kv)
+	set_wce "user_$USER_HBA/bench"
+	disk=$(loop_lun_add 0 "user_$USER_HBA/bench")
+	describe tcmud "$disk" "user_$USER_HBA/bench"
+	run_jobs tcmud "$disk" "$TCMUD_PID"
+	loop_lun_del 0
+	user_dev_del bench
+	tcmud_stop
+}
+
+bench_runner() {
+	local disk
+	log "tcmu-runner: start"
+	[[ -x $RUNNER_BIN ]] || fail "no $RUNNER_BIN (apt-get install tcmu-runner)"
+	TCMUD=$RUNNER_BIN TCMUD_HANDLERS=$RUNNER_HANDLERS TCMUD_REFERENCE=1 tcmud_start
+	user_dev_add bench "qcow/$IMG" "$BENCH_SIZE" $(user_kv)
+	set_wce "user_$USER_HBA/bench"
+	disk=$(loop_lun_add 0 "user_$USER_HBA/bench")
+	grep -q 'will treat as raw' "$CASE_DIR"/tcmu-runner*.log 2>/dev/null &&
+		echo "INFO runner: qcow handler treats the image as raw"
+	describe runner "$disk" "user_$USER_HBA/bench"
+	run_jobs runner "$disk" "$TCMUD_PID"
+	loop_lun_del 0
+	user_dev_del bench
+	kill -TERM "$TCMUD_PID"
+	wait_gone 30 "$TCMUD_PID" || fail "tcmu-runner did not exit"
+}
+
+bench_fileio() {
+	local disk
+	log "fileio: start"
+	fileio_dev_add bench "$IMG" "$BENCH_SIZE"
+	set_wce fileio_1/bench
+	disk=$(loop_lun_add 0 fileio_1/bench)
+	describe fileio "$disk" fileio_1/bench
+	run_jobs fileio "$disk" 0
+	loop_lun_del 0
+	timeout 60 rmdir "$CFS/core/fileio_1/bench" || fail "cannot remove fileio_1/bench"
+}
+
+echo "INFO guest kernel=$(uname -r) cpus=$(nproc) mem=$(awk '/MemTotal/ {print $2}' /proc/meminfo)kB"
+echo "INFO tcmud=$("$VM_BUILD/tcmud" --version 2>&1 | head -n1) tcmu-runner=$(dpkg-query -W -f '${Version}' tcmu-runner 2>/dev/null) fio=$(fio --version)"
+echo "INFO jobs='$BENCH_JOBS' runtime=${BENCH_RUNTIME}s size=$BENCH_SIZE rounds=$BENCH_ROUNDS"
+# The same backing file for all: allocated once (tmpfs pages), never sparse.
+rm -f "$IMG"
+fallocate -l "$BENCH_SIZE" "$IMG" || fail "fallocate $IMG"
+for round in $(seq "$BENCH_ROUNDS"); do
+	echo "INFO round $round"
+	for t in $BENCH_TARGETS; do
+		case $t in
+		tcmud) bench_tcmud ;;
+		runner) bench_runner ;;
+		fileio) bench_fileio ;;
+		*) fail "unknown target $t" ;;
+		esac
+	done
+done
+cleanup_configfs || true
+log "done"

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+# bench/vm-table.py — turns the RESULT lines of bench/vm-guest.sh (read from
+# the files given, or stdin) into markdown tables: per job and target the
+# measurements, then tcmud's ratios to tcmu-runner and to fileio, then the
+# issue's targets with MET / MISSED. With several rounds, each cell is the
+# median over the rounds. Standard library only.
+import re
+import statistics
+import sys
+
+TARGETS = ["tcmud", "runner", "fileio"]
+NAMES = {"tcmud": "tcmud user:file", "runner": "tcmu-runner user:qcow(raw)",
+         "fileio": "LIO fileio (in-kernel)"}
+
+
+def parse(lines):
+    res = {}  # (target, job) -> list of dicts
+    order = []
+    for line in lines:
+        m = re.match(r"^RESULT (\S+) (\S+) (.*)$", line.strip())
+        if not m:
+            continue
+        target, job, rest = m.groups()
+        kv = dict(x.split("=", 1) for x in rest.split())
+        r = {"iops": float(kv["iops"]), "bw": float(kv["bw_kib"]) / 1024.0,
+             "p50": float(kv["p50_us"]), "p99": float(kv["p99_us"]),
+             "ios": int(kv["ios"])}
+        hz = float(kv["hz"])
+        ios = max(r["ios"], 1)
+        r["dcpu"] = None if kv["dcpu_ticks"] == "-" else \
+            float(kv["dcpu_ticks"]) / hz / ios * 1e6
+        r["scpu"] = float(kv["sys_ticks"]) / hz / ios * 1e6
+        r["dticks"] = None if kv["dcpu_ticks"] == "-" else float(kv["dcpu_ticks"])
+        res.setdefault((target, job), []).append(r)
+        if job not in order:
+            order.append(job)
+    return res, order
+
+
+def med(rs, key):
+    vals = [r[key] for r in rs if r[key] is not None]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v, nd=0):
+    if v is None:
+        return "-"
+    return f"{v:,.{nd}f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fr(v):
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def main():
+    lines = []
+    if len(sys.argv) > 1:
+        for p in sys.argv[1:]:
+            with open(p) as f:
+                lines += f.readlines()
+    else:
+        lines = sys.stdin.readlines()
+    res, order = parse(lines)
+    if not res:
+        print("no RESULT lines")
+        return 1
+    rounds = max(len(v) for v in res.values())
+    out = []
+    out.append(f"Measurements (median of {rounds} round(s); CPU = CPU time per I/O; "
+               "daemon = the daemon process, all threads; guest = all CPUs of the VM)\n")
+    out.append("| job | target | IOPS | MiB/s | p50 µs | p99 µs | daemon CPU µs/IO | guest CPU µs/IO |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|")
+    for job in order:
+        for t in TARGETS:
+            rs = res.get((t, job))
+            if not rs:
+                continue
+            out.append(f"| {job} | {NAMES[t]} | {fmt(med(rs, 'iops'))} | {fmt(med(rs, 'bw'), 1)} | "
+                       f"{fmt(med(rs, 'p50'))} | {fmt(med(rs, 'p99'))} | {fmt(med(rs, 'dcpu'), 1)} | "
+                       f"{fmt(med(rs, 'scpu'), 1)} |")
+    out.append("")
+    out.append("Ratios of tcmud (higher IOPS is better, lower CPU is better)\n")
+    out.append("| job | IOPS vs tcmu-runner | IOPS vs fileio | daemon CPU/IO vs tcmu-runner | guest CPU/IO vs tcmu-runner | guest CPU/IO vs fileio |")
+    out.append("|---|---:|---:|---:|---:|---:|")
+    for job in order:
+        t = res.get(("tcmud", job))
+        r = res.get(("runner", job))
+        k = res.get(("fileio", job))
+        g = lambda rs, key: med(rs, key) if rs else None
+        out.append(f"| {job} | {fr(ratio(g(t, 'iops'), g(r, 'iops')))} | {fr(ratio(g(t, 'iops'), g(k, 'iops')))} | "
+                   f"{fr(ratio(g(t, 'dcpu'), g(r, 'dcpu')))} | {fr(ratio(g(t, 'scpu'), g(r, 'scpu')))} | "
+                   f"{fr(ratio(g(t, 'scpu'), g(k, 'scpu')))} |")
+    out.append("")
+
+    # The targets.
+    checks = []
+
+    def cpu_4k(target):
+        ticks = ios = 0
+        for job in order:
+            if "-4k-" not in job:
+                continue
+            rs = res.get((target, job)) or []
+            for r in rs:
+                if r["dticks"] is None:
+                    return None
+                ticks += r["dticks"]
+                ios += r["ios"]
+        return ticks / ios if ios else None
+
+    c_t, c_r = cpu_4k("tcmud"), cpu_4k("runner")
+    if c_t is not None and c_r:
+        q = c_t / c_r
+        checks.append(("daemon CPU per 4k I/O (all 4k jobs) <= 0.5x tcmu-runner",
+                       f"{q:.2f}x", q <= 0.5))
+    for job in order:
+        t, r, k = (res.get((x, job)) for x in TARGETS)
+        if not t:
+            continue
+        it = med(t, "iops")
+        if "-4k-qd32" in job:
+            if r:
+                q = it / med(r, "iops")
+                checks.append((f"{job} IOPS >= tcmu-runner", f"{q:.2f}x", q >= 1.0))
+            if k:
+                q = it / med(k, "iops")
+                checks.append((f"{job} IOPS >= 95% of fileio", f"{q:.2f}x", q >= 0.95))
+        if "-1M-" in job and job.split("-")[0] in ("read", "write"):
+            if r:
+                q = it / med(r, "iops")
+                checks.append((f"{job} >= 1.5x tcmu-runner", f"{q:.2f}x", q >= 1.5))
+            if k:
+                q = it / med(k, "iops")
+                checks.append((f"{job} >= 80% of fileio", f"{q:.2f}x", q >= 0.8))
+    if checks:
+        out.append("Targets (same run, same VM)\n")
+        out.append("| target | measured | |")
+        out.append("|---|---:|---|")
+        for name, val, ok in checks:
+            out.append(f"| {name} | {val} | {'MET' if ok else 'MISSED'} |")
+        out.append("")
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
