@@ -22,6 +22,7 @@
  * acknowledged only once the brick has it (and so that several gateways
  * serving the same LUN never see stale data); durability then follows
  * SCSI's rules: FUA and SYNCHRONIZE CACHE become fdatasync on the brick.
+ * The metadata cache (md-cache) is off too, see conn_connect().
  */
 #include <errno.h>
 #include <pthread.h>
@@ -257,6 +258,13 @@ static int conn_connect(const struct gl_cfg *c, glfs_t **out)
 	/* No acknowledged write may sit in the client's write-behind cache. */
 	if (glfs_set_xlator_option(fs, "*-write-behind", "strict-O_DIRECT", "on"))
 		tcmu_warn("glfs: cannot set write-behind strict-O_DIRECT");
+	/*
+	 * No metadata cache: a connection lingers, and a file that another
+	 * client replaced meanwhile would fail to open with ESTALE for as long
+	 * as md-cache trusts the old inode (1 s by default).
+	 */
+	if (glfs_set_xlator_option(fs, "*-md-cache", "md-cache-timeout", "0"))
+		tcmu_warn("glfs: cannot set md-cache-timeout");
 	if (glfs_init(fs)) {
 		r = errno ? -errno : -EIO;
 		goto fail;
