@@ -63,6 +63,31 @@ static char *dup_or_null(const char *s, bool *fail)
 	return r;
 }
 
+void tcmud_quit(struct tcmud *d, int status)
+{
+	d->exit_status = status;
+	g_main_loop_quit(d->loop);
+}
+
+static gboolean on_quit_signal(gpointer data)
+{
+	struct tcmud *d = data;
+
+	tcmu_info("shutting down");
+	tcmud_quit(d, 0);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_hup(gpointer data)
+{
+	struct tcmud *d = data;
+
+	tcmu_info("SIGHUP: reopening the log, re-reading %s", d->opts.config_file);
+	logger_reopen(d->logger);
+	settings_reload(&d->settings);
+	return G_SOURCE_CONTINUE;
+}
+
 struct tcmud *tcmud_new(const struct tcmud_options *opts)
 {
 	struct tcmud *d = calloc(1, sizeof(*d));
@@ -97,32 +122,16 @@ struct tcmud *tcmud_new(const struct tcmud_options *opts)
 		return tcmud_free(d);
 	}
 	d->settings_ok = true;
+	/*
+	 * Catch the signals now: a SIGTERM during tcmud_start() (which may
+	 * take a while with many devices) then ends the main loop as soon as
+	 * it runs, through the normal shutdown, instead of killing us with
+	 * devices blocked.
+	 */
+	d->src_term = g_unix_signal_add(SIGTERM, on_quit_signal, d);
+	d->src_int = g_unix_signal_add(SIGINT, on_quit_signal, d);
+	d->src_hup = g_unix_signal_add(SIGHUP, on_hup, d);
 	return d;
-}
-
-void tcmud_quit(struct tcmud *d, int status)
-{
-	d->exit_status = status;
-	g_main_loop_quit(d->loop);
-}
-
-static gboolean on_quit_signal(gpointer data)
-{
-	struct tcmud *d = data;
-
-	tcmu_info("shutting down");
-	tcmud_quit(d, 0);
-	return G_SOURCE_CONTINUE;
-}
-
-static gboolean on_hup(gpointer data)
-{
-	struct tcmud *d = data;
-
-	tcmu_info("SIGHUP: reopening the log, re-reading %s", d->opts.config_file);
-	logger_reopen(d->logger);
-	settings_reload(&d->settings);
-	return G_SOURCE_CONTINUE;
 }
 
 static gboolean on_netlink(gint fd, GIOCondition cond, gpointer data)
@@ -231,9 +240,6 @@ int tcmud_start(struct tcmud *d)
 
 	d->src_nl = g_unix_fd_add(tcmu_nl_get_fd(d->nl),
 				  G_IO_IN | G_IO_ERR | G_IO_HUP, on_netlink, d);
-	d->src_term = g_unix_signal_add(SIGTERM, on_quit_signal, d);
-	d->src_int = g_unix_signal_add(SIGINT, on_quit_signal, d);
-	d->src_hup = g_unix_signal_add(SIGHUP, on_hup, d);
 	settings_watch(&d->settings, d->ctx);
 	tcmu_info("ready: %zu handler(s), %zu device(s)",
 		  handler_registry_count(d->handlers),
