@@ -948,6 +948,7 @@ int main(void)
 	const char *dir = getenv("TCMU_GLFS_TEST_CLUSTER");
 	const char *log_dir = getenv("TCMU_LOG_DIR");
 	char env[600], vols[200], port[16];
+	const char *filter;
 
 	if (!dir || !*dir) {
 		fprintf(stderr, "TCMU_GLFS_TEST_CLUSTER is not set (run through ctest)\n");
@@ -997,7 +998,8 @@ int main(void)
 		fprintf(stderr, "cannot start 'volume profile %s'\n", C.vol);
 		return 1;
 	}
-	if (getenv("GLFS_TEST_FILTER")) /* e.g. "*brick*" */
-		cmocka_set_test_filter(getenv("GLFS_TEST_FILTER"));
+	filter = getenv("GLFS_TEST_FILTER"); /* e.g. "*brick*" */
+	if (filter && *filter)
+		cmocka_set_test_filter(filter);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
