@@ -348,6 +348,16 @@ int devtable_restore(const char *uio, const char *uio_name, void *arg)
 		return 0;
 	}
 	/*
+	 * A subtype without a plugin here may be served by another process
+	 * (an out-of-process handler over D-Bus): blocking or resetting its
+	 * ring would pull the device away from it. Leave it alone.
+	 */
+	if (!handler_registry_find(dt->reg, info.subtype)) {
+		tcmu_warn("%s (%s): no handler for subtype \"%s\" here, left alone",
+			  uio, info.name, info.subtype);
+		return 0;
+	}
+	/*
 	 * Restart protocol: hold new commands in the kernel, fail back (BUSY,
 	 * retryable) what the previous daemon left in the ring, take the
 	 * ring over and let commands flow again.

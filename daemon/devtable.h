@@ -86,8 +86,10 @@ void devtable_set_external(struct devtable *dt, devtable_external_fn fn,
 /*
  * devtable_restore — the tcmu_discover_fn for a device that existed before
  * the daemon started: block_dev=1, reset_ring=1, open + mmap, start with
- * reopen = true, block_dev=0. Main thread; blocks. Always returns 0 so the
- * discovery goes on after a failed device (the failure is logged).
+ * reopen = true, block_dev=0. A device of a subtype no loaded handler
+ * serves is left alone (another process may serve it). Main thread;
+ * blocks. Always returns 0 so the discovery goes on after a failed device
+ * (the failure is logged).
  */
 int devtable_restore(const char *uio, const char *uio_name, void *arg);
 
