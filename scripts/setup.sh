@@ -18,6 +18,7 @@ PACKAGES=(
 	# reference implementation for benchmarks
 	tcmu-runner
 	ceph-mon ceph-osd ceph-common librbd-dev librados-dev uuid-runtime iproute2 # rbd handler, tests/rbd cluster
+	glusterfs-server libglusterfs-dev # glfs handler, tests/glfs cluster
 )
 
 missing=()
