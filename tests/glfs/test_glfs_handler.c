@@ -6,7 +6,7 @@
  * SYNCHRONIZE CACHE (counted as FSYNC on the brick by "volume profile"),
  * UNMAP punching holes (st_blocks through gfapi), WRITE SAME, connections
  * shared between LUNs and finished in the background, gfapi's log file,
- * and I/O across a brick kill + restart and a glusterd restart.
+ * and I/O across a brick kill + restart, a glusterd restart, and both.
  *
  * The cluster comes from the ctest fixture (cluster-fixture up: volumes gv0
  * and gv1 on 127.0.0.1); $TCMU_GLFS_TEST_CLUSTER names its directory. Exit
@@ -833,10 +833,29 @@ static void glusterd_outage(void)
 	th_stop(&t);
 }
 
-/* glusterd restarts during I/O: the bricks keep serving; nothing lost. */
+/* glusterd restarts during I/O: the bricks keep serving, no BUSY at all. */
 static void test_glusterd_restart(void **state)
 {
-	io_across("/glusterd-restart.img", glusterd_outage);
+	assert_int_equal(io_across("/glusterd-restart.img", glusterd_outage), 0);
+}
+
+static void everything_outage(void)
+{
+	fault("glusterd-kill");
+	fault("brick-kill");
+	sleep_ms(1000);
+	fault("glusterd-start"); /* it restarts the brick itself */
+	fault("brick-start");    /* (waits until it is online) */
+}
+
+/*
+ * glusterd and the brick both die during I/O: BUSY until glusterd is back
+ * and has restarted the brick (the client finds the brick's new port
+ * through glusterd), then the same LUN carries on, nothing lost.
+ */
+static void test_glusterd_and_brick_restart(void **state)
+{
+	assert_true(io_across("/everything-restart.img", everything_outage) > 0);
 }
 
 /* ---- connections: shared, lingering, finished in the background --------- */
@@ -943,6 +962,7 @@ int main(void)
 		cmocka_unit_test(test_write_same),
 		cmocka_unit_test(test_brick_restart),
 		cmocka_unit_test(test_glusterd_restart),
+		cmocka_unit_test(test_glusterd_and_brick_restart),
 		cmocka_unit_test(test_shared_connection), /* last: closes all */
 	};
 	const char *dir = getenv("TCMU_GLFS_TEST_CLUSTER");
