@@ -29,6 +29,8 @@ struct confwatch {
 	void *arg;
 };
 
+/* Debounce timer fired: the file settled, call back. Main context's
+ * thread. One-shot. */
 static gboolean settled(gpointer data)
 {
 	struct confwatch *w = data;
@@ -51,6 +53,8 @@ static void arm(struct confwatch *w)
 	g_source_attach(w->settle, w->ctx);
 }
 
+/* inotify events on the directory: (re)arm the debounce timer when one
+ * is about our file. Main context's thread; never blocks (O_NONBLOCK). */
 static gboolean on_inotify(gint fd, GIOCondition cond, gpointer data)
 {
 	struct confwatch *w = data;

@@ -69,6 +69,8 @@ void tcmud_quit(struct tcmud *d, int status)
 	g_main_loop_quit(d->loop);
 }
 
+/* SIGTERM / SIGINT: end the main loop (tcmud_free shuts down). Main
+ * thread (GLib dispatches signals there); never blocks. Keeps the source. */
 static gboolean on_quit_signal(gpointer data)
 {
 	struct tcmud *d = data;
@@ -78,6 +80,8 @@ static gboolean on_quit_signal(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* SIGHUP: reopen the log file (rotation) and re-read tcmu.conf. Main
+ * thread; never blocks on I/O (the log writer reopens). */
 static gboolean on_hup(gpointer data)
 {
 	struct tcmud *d = data;
@@ -134,6 +138,9 @@ struct tcmud *tcmud_new(const struct tcmud_options *opts)
 	return d;
 }
 
+/* The netlink socket is readable: dispatch the events (device add,
+ * remove, reconfig). Main thread; blocks only in handler open/close.
+ * Removes itself, and quits with status 1, when the socket failed. */
 static gboolean on_netlink(gint fd, GIOCondition cond, gpointer data)
 {
 	struct tcmud *d = data;

@@ -251,6 +251,7 @@ int handler_registry_load_file(struct handler_registry *reg, const char *path)
 	return register_handler(reg, steal_ptr(&lh), entry());
 }
 
+/* scandir filter: only handler_*.so names. Main thread. */
 static int so_filter(const struct dirent *d)
 {
 	return !fnmatch("handler_*.so", d->d_name, FNM_PERIOD);

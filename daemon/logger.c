@@ -284,6 +284,12 @@ static bool writer_has_work(struct logger *lg)
 	       (lg->count && (!lg->hold || lg->stop));
 }
 
+/*
+ * The writer thread: applies target changes in order with the lines,
+ * writes queued lines in batches (outside the lock) and reports drops.
+ * Blocks on I/O, which is the point: nobody else does. Returns when
+ * stopped and the queue is empty.
+ */
 static void *writer_main(void *arg)
 {
 	struct logger *lg = arg;

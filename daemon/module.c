@@ -35,7 +35,8 @@ static void kmod_list_freep(struct kmod_list **l)
 		kmod_module_unref_list(*l);
 }
 
-/* libkmod's own messages go to our log at debug level. */
+/* libkmod's log callback: its messages go to our log at debug level.
+ * Main thread (inside module_ensure_loaded); never blocks. */
 static void kmod_log_fn(void *data, int priority, const char *file, int line,
 			const char *fn, const char *format, va_list args)
 {

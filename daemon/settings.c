@@ -90,6 +90,7 @@ int settings_init(struct settings *s, const char *path, int min_level,
 	return 0;
 }
 
+/* confwatch callback: the file changed, reload it. Main thread. */
 static void on_change(void *arg)
 {
 	settings_reload(arg);
