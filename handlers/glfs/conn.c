@@ -11,7 +11,8 @@
  *  - after that a background thread ("glfs-reaper") hands it to a
  *    short-lived "glfs-fini" thread, so that nobody waits for glfs_fini:
  *    not the ring thread, not the main thread, not the next connection;
- *  - exit() (gl_conn_shutdown) finishes the idle connections in parallel.
+ *  - exit() (gl_conn_shutdown) finishes the idle connections in parallel,
+ *    waiting up to GL_SHUTDOWN_WAIT_S for them.
  *
  * gfapi's log goes to $TCMU_LOG_DIR/tcmu-glfs-<volume>.log (the daemon does
  * not pass its log directory to handlers yet; default /var/log).
@@ -38,6 +39,7 @@
 
 #define GL_DEFAULT_LINGER_S 60
 #define GL_MAX_LINGER_S (24 * 3600)
+#define GL_SHUTDOWN_WAIT_S 30 /* for glfs_fini()s at exit */
 /* gfapi log levels (gf_loglevel_t) */
 #define GL_GF_LOG_INFO 7
 #define GL_GF_LOG_DEBUG 8
@@ -392,6 +394,7 @@ void gl_conn_retire(struct gl_conn *cn)
 
 void gl_conn_shutdown(void)
 {
+	struct timespec deadline;
 	struct gl_conn **pp;
 	struct gl_fini *f;
 
@@ -417,11 +420,19 @@ void gl_conn_shutdown(void)
 		*pp = cn->next;
 		fini_start_locked(cn);
 	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += GL_SHUTDOWN_WAIT_S;
 	while ((f = G.finis)) {
 		G.finis = f->next;
 		pthread_mutex_unlock(&G.lock);
-		pthread_join(f->thread, NULL);
-		free(f);
+		if (pthread_timedjoin_np(f->thread, NULL, &deadline)) {
+			/* a glfs_fini that hangs must not hang the daemon's exit */
+			tcmu_warn("glfs: a connection did not close within %d s; leaving it",
+				  GL_SHUTDOWN_WAIT_S);
+			pthread_detach(f->thread); /* f stays: the thread uses it */
+		} else {
+			free(f);
+		}
 		pthread_mutex_lock(&G.lock);
 	}
 	G.stop = false; /* the handler may be initialized again */

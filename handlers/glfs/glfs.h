@@ -86,7 +86,8 @@ void gl_conn_retire(struct gl_conn *cn);
 /*
  * gl_conn_shutdown — stop the background thread and finish every
  * connection no LUN holds, in parallel. Handler exit(); blocks (each
- * glfs_fini takes ~10 s).
+ * glfs_fini takes ~10 s; it waits 30 s at most). The handler may be used
+ * again afterwards.
  */
 void gl_conn_shutdown(void);
 /* gl_conn_count — connections cached or being finished (tests, logs). */

@@ -895,16 +895,53 @@ static void test_shared_connection(void **state)
 	assert_int_equal(live_glfs(), n_b);
 
 	/* the LUNs on gv0 are unaffected */
+	unsetenv("TCMU_GLFS_LINGER");
 	assert_int_equal(th_write(&a, 0, 8, (uint8_t[4096]){ 1 }, false), TH_GOOD);
 	assert_int_equal(th_write(&b, 0, 8, (uint8_t[4096]){ 2 }, false), TH_GOOD);
 	th_stop(&a);
 	th_stop(&b);
-	/* ... and gv0's connection goes too; wait so we exit without it */
+	/* gv0's connection lingers (60 s) */
+	sleep_ms(500);
+	assert_int_equal(live_glfs(), n_b);
+}
+
+/*
+ * exit() finishes the lingering connections at once, in parallel, and the
+ * handler works again afterwards (the daemon may load it anew). Last: it
+ * leaves no connection of the handler behind, so that the process exits
+ * with only its own client alive.
+ */
+static void test_exit(void **state)
+{
+	const struct tcmu_handler *h;
+	struct th a, c;
+	char cfg[256];
+	void *dl;
+	double t0;
+
+	start_lun(&a, "/exit-a.img", true);
+	assert_int_equal(th_start(&c, "glfs", cfg_of(cfg, sizeof(cfg), C.vol2, "/exit-c.img"),
+				  NULL), 0);
+	th_stop(&a);
+	th_stop(&c);
+	assert_true(live_glfs() >= 3); /* ours, gv0's and gv1's */
+
+	h = th_load("glfs", &dl);
+	assert_non_null(h->exit);
 	t0 = now_s();
-	while (live_glfs() > 1 && now_s() - t0 < 60) /* 1: our own client */
-		sleep_ms(200);
+	h->exit();
+	print_message("exit() finished the connections in %.1f s\n", now_s() - t0);
+	assert_true(now_s() - t0 < 16); /* in parallel: not 2 x ~10 s */
 	assert_int_equal(live_glfs(), 1);
-	unsetenv("TCMU_GLFS_LINGER");
+
+	/* usable again; exit() again leaves nothing */
+	start_lun(&a, "/exit-a.img", true);
+	assert_int_equal(th_write(&a, 0, 8, (uint8_t[4096]){ 3 }, true), TH_GOOD);
+	th_stop(&a);
+	assert_int_equal(live_glfs(), 2);
+	h->exit();
+	assert_int_equal(live_glfs(), 1);
+	dlclose(dl);
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -963,7 +1000,8 @@ int main(void)
 		cmocka_unit_test(test_brick_restart),
 		cmocka_unit_test(test_glusterd_restart),
 		cmocka_unit_test(test_glusterd_and_brick_restart),
-		cmocka_unit_test(test_shared_connection), /* last: closes all */
+		cmocka_unit_test(test_shared_connection),
+		cmocka_unit_test(test_exit), /* last: closes all */
 	};
 	const char *dir = getenv("TCMU_GLFS_TEST_CLUSTER");
 	const char *log_dir = getenv("TCMU_LOG_DIR");
