@@ -10,7 +10,8 @@
 # user:<subtype> backstores, CheckConfig refusing a bad cfgstring, create +
 # LUN + verified I/O, Device1 statistics, changemedium (size), the policy
 # for an unprivileged caller, the out-of-process example handler serving
-# I/O, delete, and a clean daemon exit. Exit status 0 = pass. Not
+# I/O (also across a tcmud restart), delete, and a clean daemon exit.
+# Exit status 0 = pass. Not
 # registered with ctest here: tests/vm owns the guest harness.
 set -u
 B=${1:?usage: vm_dbus_case.sh BUILD_DIR}
@@ -110,6 +111,15 @@ sg_turs "$dev2" >/dev/null 2>&1; sg_turs "$dev2" >/dev/null 2>&1
 check "reads the fill byte" sh -c "dd if=$dev2 bs=512 count=1 iflag=direct status=none | od -An -tx1 | head -1 | grep -q '5a 5a 5a'"
 echo hello | dd of="$dev2" bs=512 conv=sync oflag=direct status=none
 check "reads back what was written" sh -c "dd if=$dev2 bs=512 count=1 iflag=direct status=none | head -c 5 | grep -q hello"
+
+step "tcmud restarts under the out-of-process handler"
+kill -TERM "$(pgrep -x tcmud)"
+for _ in $(seq 20); do pgrep -x tcmud >/dev/null || break; sleep 0.5; done
+$TC ls /backstores >/dev/null 2>&1 # activates tcmud again
+check "tcmud activated again" pgrep -x tcmud
+sleep 2
+check "its devices still serve I/O" sh -c "dd if=$dev2 bs=512 count=1 iflag=direct status=none | head -c 5 | grep -q hello"
+check "user:oopmem registered again" sh -c "$TC ls /backstores | grep -q 'user:oopmem '"
 
 step "delete"
 $TC clearconfig confirm=True
