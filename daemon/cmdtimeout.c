@@ -32,7 +32,7 @@ static int parse_seconds(const char *p, unsigned int *out)
 int cmd_timeout_strip(char *cfg, unsigned int *seconds, bool *found)
 {
 	const size_t klen = strlen(CMD_TIMEOUT_KEY);
-	unsigned int v;
+	unsigned int v = 0;
 	char *p;
 	int n;
 

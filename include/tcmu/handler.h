@@ -75,11 +75,11 @@ struct tcmu_reconfig {
 	int write_cache;       /* 0 / 1, or -1 when unchanged */
 };
 
-/** Flags for write_same(). */
-#define TCMU_WRITE_SAME_UNMAP 0x1 /* the blocks may be deallocated */
-
-/** Flags for read()/write(). */
+/** Flags for read()/write(), and write_same(). */
 #define TCMU_IO_FUA 0x1 /* write: data must be stable before completion */
+
+/** Flag for write_same() (besides TCMU_IO_FUA): blocks may be deallocated. */
+#define TCMU_WRITE_SAME_UNMAP 0x2
 
 /**
  * struct tcmu_handler — a handler plugin. Register it with

@@ -16,10 +16,13 @@
 /* Lines in a configfs "members" file (one per LUN of the group). */
 static uint8_t count_members(struct tcmu_device *dev, const char *group)
 {
-	char path[128], buf[4096];
+	char path[256], buf[4096];
 	unsigned int n = 0;
+	int len;
 
-	snprintf(path, sizeof(path), "alua/%s/members", group);
+	len = snprintf(path, sizeof(path), "alua/%s/members", group);
+	if (len < 0 || (size_t)len >= sizeof(path))
+		return 0;
 	if (scsi_cfgfs.read_attr(&dev->info, path, buf, sizeof(buf)) <= 0)
 		return 0;
 	for (const char *p = buf; *p;) {

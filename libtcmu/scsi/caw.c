@@ -10,6 +10,7 @@
  * A miscompare reports MISCOMPARE / MISCOMPARE DURING VERIFY OPERATION with
  * the offset of the first differing byte in the INFORMATION field.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,8 +41,11 @@ static void caw_native(struct tcmu_cmd *cmd)
 	struct iovec *cmp, *data;
 	size_t ncmp, ndata;
 
-	slice_half(cmd, cs, 0, &cmp, &ncmp);
-	slice_half(cmd, cs, 1, &data, &ndata);
+	if (slice_half(cmd, cs, 0, &cmp, &ncmp) < 0 ||
+	    slice_half(cmd, cs, 1, &data, &ndata) < 0) {
+		scsi_complete_result(cmd, -EINVAL); /* data-out shorter than the CDB says */
+		return;
+	}
 	memset(&cmd->io, 0, sizeof(cmd->io));
 	cmd->io.op = TCMU_IO_COMPARE_AND_WRITE;
 	cmd->io.offset = cs->lba * bs;
@@ -87,7 +91,10 @@ static void caw_read_done(struct tcmu_cmd *cmd, int result)
 		scsi_done_sense(cmd, &s);
 		return;
 	}
-	slice_half(cmd, cs, 1, &data, &ndata);
+	if (slice_half(cmd, cs, 1, &data, &ndata) < 0) {
+		scsi_complete_result(cmd, -EINVAL);
+		return;
+	}
 	memset(&cmd->io, 0, sizeof(cmd->io));
 	cmd->io.op = TCMU_IO_WRITE;
 	cmd->io.offset = cs->lba * bs;
