@@ -627,8 +627,8 @@ static bool rbd_in_image(struct rbd_dev *rd, uint64_t off, uint64_t len)
 
 /*
  * read — READ: rbd_aio_readv into the data area. Ring thread; never
- * blocks. Returns 0 (completed later on a librbd thread) or -EBUSY while
- * the LUN reconnects.
+ * blocks. Returns 0 (completed later on a librbd thread), -EBUSY while
+ * the LUN reconnects, or -ERANGE past the end of a shrunk image.
  */
 static int rbd_h_read(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 		      const struct iovec *iov, size_t iovcnt, uint64_t offset,
@@ -638,6 +638,10 @@ static int rbd_h_read(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 
 	if (!rc)
 		return -EBUSY;
+	if (!rbd_in_image(rc->rd, offset, length)) {
+		rbd_put(rc->rd);
+		return -ERANGE;
+	}
 	rc->iov = iov;
 	rc->iovcnt = iovcnt;
 	rc->off = offset;

@@ -265,6 +265,36 @@ static inline uint64_t rt_du_used(const char *name)
 	return used;
 }
 
+/*
+ * librbd's perf counter @counter ("wr", "flush", "discard", ...) of image
+ * @name as opened by this process (the handler), read from the admin
+ * socket of our rados clients. -1 when there is no such image section.
+ */
+static inline long long rt_perf(const char *name, const char *counter)
+{
+	char cmd[2048], out[64] = "";
+	long long v = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd),
+		 "for a in '%s'/run/ceph-client.*.%d.*.asok; do "
+		 "CEPH_ARGS= ceph --admin-daemon \"$a\" perf dump 2>/dev/null; done | "
+		 "/usr/bin/python3 -c 'import json, sys\n"
+		 "dec = json.JSONDecoder(); s = sys.stdin.read().strip(); v = -1\n"
+		 "while s:\n"
+		 "    d, n = dec.raw_decode(s); s = s[n:].strip()\n"
+		 "    for k, sec in d.items():\n"
+		 "        if k.startswith(\"librbd-\") and k.endswith(\"-%s-%s\"): v = sec[\"%s\"]\n"
+		 "print(v)'",
+		 rt.dir, (int)getpid(), RT_POOL, name, counter);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	if (fgets(out, sizeof(out), f))
+		v = atoll(out);
+	pclose(f);
+	return v;
+}
+
 /* tests/clusters/ceph-osd DIR @what 0 */
 static inline void rt_osd(const char *what)
 {

@@ -33,6 +33,19 @@ static void random_io(const char *image, const struct sim_config *scfg,
 	assert_int_equal(t.size, size);
 	th_random_io(&t, shadow, 24, 16, seed);
 	assert_int_equal(th_sync(&t), TH_GOOD);
+	{
+		long long wr = rt_perf(image, "wr"), fl = rt_perf(image, "flush");
+
+		printf("# %s: %lld writes, %lld flushes (write cache %s)\n", image,
+		       wr, fl, write_cache ? "on" : "off");
+		assert_true(wr > 100);
+		/* write cache off: every write is FUA, i.e. write + flush;
+		 * on: only the FUA ones (1 in 8) and SYNCHRONIZE CACHE */
+		if (write_cache)
+			assert_true(fl < wr / 2);
+		else
+			assert_true(fl >= wr);
+	}
 	th_stop(&t);
 	rt_export_equals(image, shadow, size);
 	rt_image_remove(image);
