@@ -105,6 +105,19 @@ static void test_routed_to_handler(void **state)
 	assert_int_equal(t->nr_ws, 3);
 	expect_fill(t, 400, 2, 0);
 	t_cmd_free(&c);
+
+	/*
+	 * Write cache off: the write goes through with FUA, and FUA must not
+	 * read as "may deallocate" (the two flags once shared a bit).
+	 */
+	t->dev.info.write_cache = false;
+	t_clear_ua(t); /* MODE PARAMETERS CHANGED */
+	ws16(t, &c, 500, 2, 0, 0, BS);
+	t_expect_good(&c);
+	assert_int_equal(t->nr_ws, 4);
+	assert_int_equal(t->last_flags & TCMU_IO_FUA, TCMU_IO_FUA);
+	assert_int_equal(t->last_flags & TCMU_WRITE_SAME_UNMAP, 0);
+	t_cmd_free(&c);
 	t_dev_free(t);
 
 	/* Unmapped blocks that do not read back as zeroes: never unmap(). */
