@@ -103,7 +103,7 @@ static inline int rt_prereq(void)
 	snprintf(rt.conf, sizeof(rt.conf), "%s/ceph.conf", dir);
 	if (stat(rt.conf, &st) == 0)
 		return 0;
-	snprintf(cmd, sizeof(cmd), ". '%s/ceph-lib.sh' && test -z \"$(ceph_missing_tools)\"", cls);
+	snprintf(cmd, sizeof(cmd), "bash -c '. \"%s/ceph-lib.sh\" && test -z \"$(ceph_missing_tools)\"'", cls);
 	if (system(cmd) != 0) {
 		printf("SKIP: Ceph is not installed (scripts/setup.sh installs it)\n");
 		return 77;
