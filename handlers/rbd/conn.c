@@ -79,7 +79,8 @@ int rbd_conn_get(const struct rbd_cfg *c, struct rbd_conn **out)
 
 	pthread_mutex_lock(&conn_lock);
 	for (cn = conn_list; cn; cn = cn->next) {
-		if (!cn->dead && rbd_cfg_same_cluster(&cn->key, c)) {
+		if (!__atomic_load_n(&cn->dead, __ATOMIC_ACQUIRE) &&
+		    rbd_cfg_same_cluster(&cn->key, c)) {
 			cn->refs++;
 			pthread_mutex_unlock(&conn_lock);
 			*out = cn;
@@ -130,11 +131,10 @@ void rbd_conn_put(struct rbd_conn *cn)
 	free(cn);
 }
 
+/* Lock-free: a librbd thread must not wait for a connect in progress. */
 void rbd_conn_kill(struct rbd_conn *cn)
 {
-	pthread_mutex_lock(&conn_lock);
-	cn->dead = true;
-	pthread_mutex_unlock(&conn_lock);
+	__atomic_store_n(&cn->dead, true, __ATOMIC_RELEASE);
 }
 
 unsigned int rbd_conn_count(void)

@@ -95,7 +95,7 @@ struct rbd_cmd {
 	size_t nr;
 	atomic_int pending;         /* UNMAP: discards not yet completed */
 	atomic_int first_err;       /* UNMAP: first failure */
-	uint64_t mismatch;          /* native CAW: absolute offset */
+	uint64_t mismatch;          /* native CAW: librbd's mismatch_off */
 	char *buf;                  /* CAW / write same: own copy */
 	struct iovec one;           /* write same: the pattern in buf */
 	bool zero;                  /* write same: the pattern is all zero */
@@ -881,13 +881,22 @@ fail_io:
 	return r;
 }
 
-/* Undo rbd_attach(). No command may use the image. Blocks. */
+/*
+ * Undo rbd_attach(). No command may use the image. Blocks, so it must not
+ * hold rbd_devs_lock: librbd threads of the same client may be waiting for
+ * it in rbd_fenced() while rbd_close() needs them.
+ */
 static void rbd_detach(struct rbd_dev *rd)
 {
+	struct rbd_conn *cn;
 	int r;
 
 	if (!rd->image)
 		return;
+	pthread_mutex_lock(&rbd_devs_lock);
+	cn = rd->conn; /* NULL: rbd_fenced() skips this LUN from now on */
+	rd->conn = NULL;
+	pthread_mutex_unlock(&rbd_devs_lock);
 	if (rd->watching)
 		rbd_update_unwatch(rd->image, rd->watch_handle);
 	rd->watching = false;
@@ -897,8 +906,7 @@ static void rbd_detach(struct rbd_dev *rd)
 	rd->image = NULL;
 	rados_ioctx_destroy(rd->ioctx);
 	rd->ioctx = NULL;
-	rbd_conn_put(rd->conn);
-	rd->conn = NULL;
+	rbd_conn_put(cn);
 }
 
 /* Wait on the service condition for @secs or until stop. true: stop. */
@@ -934,9 +942,7 @@ static void rbd_reopen(struct rbd_dev *rd)
 	pthread_mutex_unlock(&rd->lock);
 	if (rd->stop)
 		return;
-	pthread_mutex_lock(&rbd_devs_lock);
-	rbd_detach(rd); /* conn = NULL: rbd_fenced() skips this LUN */
-	pthread_mutex_unlock(&rbd_devs_lock);
+	rbd_detach(rd);
 	for (;;) {
 		const char *why = "";
 		int r = rbd_attach(rd, &why);
