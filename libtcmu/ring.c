@@ -68,7 +68,23 @@ struct ring {
 	size_t hpriv_size;
 	_Atomic uint64_t nr_notify;
 	_Atomic uint64_t cmd_timeout_ms;
+	uint64_t now_ns;     /* CLOCK_MONOTONIC of the current drain */
+	unsigned int now_uses; /* commands stamped with now_ns; 0: read the clock */
 };
+
+/* Commands that may share one clock reading within a drain of the ring. */
+#define NOW_MAX_USES 64
+
+/*
+ * Counters of the device that only the ring thread writes: a relaxed
+ * load and store instead of a locked read-modify-write; readers on other
+ * threads still see whole values.
+ */
+static inline void stat_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
 
 /* The mailbox is packed: reach head and tail through plain u32 pointers. */
 static inline uint32_t *mb_head(struct ring *r)
@@ -87,7 +103,15 @@ static inline uint32_t ring_add(const struct ring *r, uint32_t a, uint32_t len)
 {
 	uint64_t v = (uint64_t)a + len;
 
-	return (uint32_t)(v % r->cmdr_size);
+	/*
+	 * Callers step over entries already checked to end inside the ring,
+	 * so one subtraction wraps; a division here cost more than the rest
+	 * of the cursor arithmetic per command.
+	 */
+	if (v < r->cmdr_size)
+		return (uint32_t)v;
+	v -= r->cmdr_size;
+	return (uint32_t)(v < r->cmdr_size ? v : v % r->cmdr_size);
 }
 
 static inline uint32_t ring_dist(const struct ring *r, uint32_t from,
@@ -209,7 +233,16 @@ static void cmd_reset(struct ring *r, struct tcmu_device *dev,
 	cmd->cont = NULL;
 	cmd->core_priv = NULL;
 	memset(&cmd->io, 0, sizeof(cmd->io));
-	cmd->start_ns = spine_now_ns();
+	/*
+	 * start_ns only feeds the command timeout (seconds): commands taken in
+	 * one drain of the ring share one clock reading.
+	 */
+	if (!r->now_uses || r->now_uses >= NOW_MAX_USES) {
+		r->now_ns = spine_now_ns();
+		r->now_uses = 0;
+	}
+	r->now_uses++;
+	cmd->start_ns = r->now_ns;
 	cmd->work_next = NULL;
 	cmd->hpriv = hpriv;
 	if (hpriv)
@@ -541,6 +574,10 @@ struct tcmu_cmd *tcmu_ring_next(struct tcmu_device *dev)
 	if (r->error)
 		return NULL;
 	head = __atomic_load_n(mb_head(r), __ATOMIC_ACQUIRE);
+	if (r->pos == head) {
+		r->now_uses = 0; /* drained: the next command reads the clock */
+		return NULL;
+	}
 	if (head >= r->cmdr_size || head % TCMU_OP_ALIGN_SIZE) {
 		ring_mark_broken(dev, r, "cmd_head outside the ring", head, 0);
 		return NULL;
@@ -601,8 +638,7 @@ struct tcmu_cmd *tcmu_ring_next(struct tcmu_device *dev)
 		cmd_reset(r, dev, cmd, hdr.cmd_id);
 		r->by_id[hdr.cmd_id] = cmd;
 		r->pos = ring_add(r, off, len);
-		atomic_fetch_add_explicit(&dev->stat_in_flight, 1,
-					  memory_order_relaxed);
+		stat_add(&dev->stat_in_flight, 1);
 
 		if (parse_cmd(r, cmd, off, len, &key, &asc) < 0) {
 			tcmu_dev_err(dev, "malformed command entry %u at offset %u: failed",
@@ -612,6 +648,7 @@ struct tcmu_cmd *tcmu_ring_next(struct tcmu_device *dev)
 		}
 		return cmd;
 	}
+	r->now_uses = 0;
 	return NULL;
 }
 
@@ -674,11 +711,10 @@ void tcmu_ring_complete(struct tcmu_device *dev, struct tcmu_cmd *cmd)
 	r->tail = ring_add(r, r->tail, len);
 	__atomic_store_n(mb_tail(r), r->tail, __ATOMIC_RELEASE);
 
-	atomic_fetch_add_explicit(&dev->stat_cmds, 1, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&dev->stat_in_flight, 1, memory_order_relaxed);
+	stat_add(&dev->stat_cmds, 1);
+	stat_add(&dev->stat_in_flight, (uint64_t)-1);
 	if (status != SAM_STAT_GOOD_ || cmd->unknown_op)
-		atomic_fetch_add_explicit(&dev->stat_errors, 1,
-					  memory_order_relaxed);
+		stat_add(&dev->stat_errors, 1);
 	r->by_id[cmd->cmd_id] = NULL;
 	pool_put(r, cmd);
 }
@@ -701,7 +737,7 @@ int tcmu_ring_notify(struct tcmu_device *dev)
 	if (n != sizeof(one))
 		return -EIO;
 	r->notified_tail = r->tail;
-	atomic_fetch_add_explicit(&r->nr_notify, 1, memory_order_relaxed);
+	stat_add(&r->nr_notify, 1);
 	return 0;
 }
 
