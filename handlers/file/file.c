@@ -624,15 +624,19 @@ static int fh_write_same(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 }
 
 /*
- * batch_end — submits the SQEs the batch queued, with one io_uring_enter.
- * Ring thread; never blocks.
+ * batch_end — submits the SQEs the batch queued, with one io_uring_enter,
+ * then completes what finished during it (buffered reads from the page
+ * cache complete inline), so the runner writes them back in this turn
+ * instead of polling again first. Ring thread; never blocks.
  */
 static void fh_batch_end(struct tcmu_device *dev)
 {
 	struct fh_dev *d = tcmu_dev_get_private(dev);
 
-	if (d && d->engine == FH_ENGINE_URING)
+	if (d && d->engine == FH_ENGINE_URING) {
 		fh_uring_submit(d);
+		fh_uring_reap(d);
+	}
 }
 
 /*

@@ -7,9 +7,9 @@
  * Engines. A device runs one of two engines, chosen at open():
  *  - uring:   one io_uring per device. The I/O callbacks (ring thread,
  *             ASYNC) prepare SQEs straight from the data-area iovecs;
- *             batch_end() submits them with one system call; completions
- *             are reaped on the ring thread through an eventfd registered
- *             with the ring and tcmu_dev_add_poll_fd().
+ *             batch_end() submits them with one system call and reaps
+ *             what completed meanwhile; later completions wake the ring
+ *             thread, which polls the io_uring fd (tcmu_dev_add_poll_fd()).
  *  - threads: a small per-device worker pool; the callbacks queue the
  *             command and a worker runs the blocking system calls and
  *             completes it with tcmu_cmd_done().
@@ -115,7 +115,6 @@ struct fh_dev {
 #ifdef TCMU_FILE_URING
 	struct io_uring ring;
 	bool ring_ready;
-	int efd;                    /* eventfd registered with the ring */
 	bool fixed_file;            /* fd registered as fixed file 0 */
 #endif
 };
@@ -141,5 +140,6 @@ int fh_uring_start(struct fh_dev *d, struct fh_cmd *fc);
 int fh_uring_unmap(struct fh_dev *d, struct fh_cmd *fc,
 		   const struct tcmu_range *ranges, size_t nr);
 void fh_uring_submit(struct fh_dev *d);
+void fh_uring_reap(struct fh_dev *d);
 
 #endif

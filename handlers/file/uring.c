@@ -7,9 +7,12 @@
  * io_uring needs no lock. SQEs point straight at the data-area iovecs;
  * user_data is the command's struct fh_cmd (its private area). They are
  * submitted once per batch (fh_uring_submit from batch_end) or when the
- * submission queue fills. Completions wake the ring thread through an
- * eventfd registered with the ring; short transfers are resubmitted from
- * where they stopped.
+ * submission queue fills. The ring thread polls the io_uring fd itself
+ * (readable while completions wait in the CQ ring: nothing to read() to
+ * re-arm it), and batch_end reaps what completed during the submission
+ * (buffered reads often do), so a batch can be answered in the same turn
+ * of the ring thread. Short transfers are resubmitted from where they
+ * stopped.
  */
 #include <errno.h>
 #include <string.h>
@@ -43,9 +46,12 @@ void fh_uring_submit(struct fh_dev *d)
 {
 }
 
+void fh_uring_reap(struct fh_dev *d)
+{
+}
+
 #else
 
-#include <sys/eventfd.h>
 #include <linux/falloc.h>
 
 #define FH_SQ_DEPTH 256
@@ -251,32 +257,37 @@ static void fh_uring_complete(struct fh_dev *d, struct fh_cmd *fc, int res)
 }
 
 /*
- * Poll-fd callback: the ring posted completions. Clears the eventfd, then
- * takes every CQE (each is consumed before its command is completed, so
- * tcmu_cmd_done() may re-enter the handler) and submits any resubmission.
- * Ring thread; never blocks.
+ * fh_uring_reap — takes every CQE (each is consumed before its command is
+ * completed, so tcmu_cmd_done() may re-enter the handler) and submits any
+ * resubmission. No system call unless a CQ overflow must be flushed. Ring
+ * thread; never blocks.
  */
-static void fh_uring_reap(struct tcmu_device *dev, void *arg)
+void fh_uring_reap(struct fh_dev *d)
 {
-	struct fh_dev *d = arg;
 	struct io_uring_cqe *cqe;
-	uint64_t val;
+	bool again = false;
 
-	if (read(d->efd, &val, sizeof(val)) < 0 && errno != EAGAIN)
-		tcmu_dev_dbg(dev, "file: eventfd read: %s", strerror(errno));
 	while (io_uring_peek_cqe(&d->ring, &cqe) == 0) {
 		struct fh_cmd *fc = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&d->ring, cqe);
 		fh_uring_complete(d, fc, res);
+		again = true;
 	}
-	fh_uring_submit(d);
+	if (again)
+		fh_uring_submit(d);
+}
+
+/* Poll-fd callback: the io_uring fd is readable, completions are waiting. */
+static void fh_uring_ready(struct tcmu_device *dev, void *arg)
+{
+	fh_uring_reap(arg);
 }
 
 /*
- * fh_uring_open — sets up the device's io_uring, its eventfd and the
- * poll-fd hook. Main thread (open). Returns 0 or -errno (nothing is left
+ * fh_uring_open — sets up the device's io_uring and has the ring thread
+ * poll its fd. Main thread (open). Returns 0 or -errno (nothing is left
  * allocated), e.g. -ENOSYS / -EPERM where io_uring is unavailable, or
  * -EOPNOTSUPP on kernels that may drop completions.
  */
@@ -288,7 +299,6 @@ int fh_uring_open(struct fh_dev *d)
 	};
 	int r;
 
-	d->efd = -1;
 	r = io_uring_queue_init_params(FH_SQ_DEPTH, &d->ring, &p);
 	if (r < 0)
 		return r;
@@ -298,15 +308,7 @@ int fh_uring_open(struct fh_dev *d)
 		goto fail;
 	}
 	d->fixed_file = io_uring_register_files(&d->ring, &d->fd, 1) == 0;
-	d->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (d->efd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = io_uring_register_eventfd(&d->ring, d->efd);
-	if (r < 0)
-		goto fail;
-	r = tcmu_dev_add_poll_fd(d->dev, d->efd, fh_uring_reap, d);
+	r = tcmu_dev_add_poll_fd(d->dev, d->ring.ring_fd, fh_uring_ready, d);
 	if (r < 0)
 		goto fail;
 	return 0;
@@ -326,9 +328,6 @@ void fh_uring_close(struct fh_dev *d)
 	io_uring_queue_exit(&d->ring);
 	d->ring_ready = false;
 	d->fixed_file = false;
-	if (d->efd >= 0)
-		close(d->efd);
-	d->efd = -1;
 }
 
 #endif
