@@ -6,7 +6,7 @@
  * the "kernel". No kernel, no root.
  *
  *   tcmu-simbench [-q 1,8,32,256] [-b 4k,64k,1m] [-w read,write]
- *                 [-t SECONDS | -n COMMANDS] [-H ram] [-p PAGES_PER_BLK]
+ *                 [-t SECONDS | -n COMMANDS] [-H ram] [-c CONFIG] [-p PAGES_PER_BLK]
  *                 [-s DEV_SIZE] [-C]
  *
  * The main thread is the producer (what target_core_user does): it keeps
@@ -66,6 +66,7 @@ struct opts {
 	uint64_t ops;
 	const char *handler;
 	const char *handler_dir;
+	const char *cfg;
 	uint32_t pages_per_blk;
 	uint64_t dev_size;
 	bool csv;
@@ -341,7 +342,7 @@ static void run_one(const struct opts *o, const struct tcmu_handler *h,
 	if (ret < 0)
 		die("sim_device_fds: %s", strerror(-ret));
 	snprintf(info.subtype, sizeof(info.subtype), "%s", o->handler);
-	snprintf(info.cfgstring, sizeof(info.cfgstring), "bench");
+	snprintf(info.cfgstring, sizeof(info.cfgstring), "%s", o->cfg);
 	info.write_cache = true;
 	ret = tcmu_device_open_fd(efd, mfd, map_size, &info, &dev);
 	if (ret < 0)
@@ -508,7 +509,8 @@ static void add_rw(struct opts *o, const char *s)
 static void usage(void)
 {
 	puts("usage: tcmu-simbench [-q QD,...] [-b SIZE,...] [-w read,write] [-t SECONDS | -n COMMANDS]\n"
-	     "                     [-H HANDLER] [-D HANDLER_DIR] [-p DATA_PAGES_PER_BLK] [-s DEV_SIZE] [-C]\n"
+	     "                     [-H HANDLER] [-c CONFIG] [-D HANDLER_DIR] [-p DATA_PAGES_PER_BLK] [-s DEV_SIZE] [-C]\n"
+	     "  e.g. -H file -c /dev/shm/bench.img (the config string after \"<handler>/\")\n"
 	     "defaults: -q 1,8,32,256 -b 4k,64k,1m -w read,write -t 2 -H ram -p 8 -s 64m");
 }
 
@@ -524,7 +526,7 @@ static void fmt_size(size_t b, char *out, size_t len)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .secs = 2, .handler = "ram",
+	struct opts o = { .secs = 2, .handler = "ram", .cfg = "bench",
 			  .handler_dir = TCMU_HANDLER_BUILD_DIR,
 			  .pages_per_blk = 8, .dev_size = 64u << 20 };
 	const struct tcmu_handler *h;
@@ -532,7 +534,7 @@ int main(int argc, char **argv)
 	unsigned int i, j, k;
 	int c;
 
-	while ((c = getopt(argc, argv, "q:b:w:t:n:H:D:p:s:Ch")) != -1) {
+	while ((c = getopt(argc, argv, "q:b:w:t:n:H:c:D:p:s:Ch")) != -1) {
 		switch (c) {
 		case 'q': parse_list(optarg, add_qd, &o); break;
 		case 'b': parse_list(optarg, add_bs, &o); break;
@@ -540,6 +542,7 @@ int main(int argc, char **argv)
 		case 't': o.secs = strtod(optarg, NULL); break;
 		case 'n': o.ops = strtoull(optarg, NULL, 10); break;
 		case 'H': o.handler = optarg; break;
+		case 'c': o.cfg = optarg; break;
 		case 'D': o.handler_dir = optarg; break;
 		case 'p': o.pages_per_blk = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 's': o.dev_size = parse_size(optarg); break;

@@ -8,6 +8,9 @@
 #                                            ships no file handler, and qcow
 #                                            serves a raw image as raw)
 #   fileio   LIO's in-kernel fileio backstore
+#   tcmud+OPT[+OPT]  tcmud with ";OPT" appended to the file config for
+#               each OPT (a variant, e.g. "tcmud+inline=off"; reported
+#               under that name)
 #
 # both user backstores are created with the same hw_max_sectors and
 # max_data_area_mb.  For every fio job it prints one line
@@ -27,7 +30,9 @@
 # tcmud's file config, e.g. ";engine=threads"), BENCH_WCE (emulate_write_cache
 # of all three, empty: default), BENCH_PERF_DIR (a host directory shared
 # read-write: a system-wide `perf record -g` of every job lands there as a
-# text report, perf.<target>.<job>.txt).
+# text report, perf.<target>.<job>.txt), BENCH_DIAG=1 (per job: the
+# daemon's CPU by thread, and a second run of the job under strace -c -f for
+# the system calls per I/O; diagnostics, not for the table).
 set -uo pipefail
 
 : "${BENCH_ROOT:?}" "${VM_BUILD:?}"
@@ -42,6 +47,7 @@ BENCH_PAGES_PER_BLK=${BENCH_PAGES_PER_BLK:-}
 BENCH_FILE_OPTS=${BENCH_FILE_OPTS:-}
 BENCH_WCE=${BENCH_WCE:-}
 BENCH_PERF_DIR=${BENCH_PERF_DIR:-}
+BENCH_DIAG=${BENCH_DIAG:-0}
 RUNNER_BIN=/usr/bin/tcmu-runner
 RUNNER_HANDLERS=/usr/lib/x86_64-linux-gnu/tcmu-runner
 PY=/usr/bin/python3
@@ -89,6 +95,37 @@ print("RESULT %s %s iops=%.1f bw_kib=%d p50_us=%.1f p99_us=%.1f ios=%d dcpu_tick
       % (target, job, iops, bw, p50, p99, ios, dt, st, hz))
 '
 
+# thread_ticks PID: "comm:ticks" for every live thread of PID.
+thread_ticks() {
+	local t line rest comm
+	for t in /proc/"$1"/task/*; do
+		read -r line <"$t/stat" 2>/dev/null || continue
+		comm=${line#*(}
+		comm=${comm%%)*}
+		rest=${line##*) }
+		set -- $rest
+		printf '%s/%s:%s ' "${t##*/}" "${comm// /_}" $((${12} + ${13}))
+	done
+}
+
+# diag TARGET JOB PID FIO-ARGS...: BENCH_DIAG=1 extras for one job.
+diag() {
+	local target=$1 job=$2 pid=$3 sp ios
+	shift 3
+	((BENCH_DIAG)) && ((pid)) || return 0
+	echo "DIAG $target $job threads(after): $(thread_ticks "$pid")"
+	command -v strace >/dev/null || return 0
+	strace -c -f -p "$pid" -o "$CASE_DIR/strace.txt" &
+	sp=$!
+	nap 1
+	fio "$@" --output-format=json --output="$CASE_DIR/fio.diag.json" 2>/dev/null || true
+	kill -INT "$sp"
+	wait "$sp" 2>/dev/null || true
+	ios=$("$PY" -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; print(j["read"]["total_ios"]+j["write"]["total_ios"])' "$CASE_DIR/fio.diag.json" 2>/dev/null || echo 0)
+	echo "DIAG $target $job strace (ios=$ios):"
+	sed -n '1,/^-.*total/p' "$CASE_DIR/strace.txt" | sed 's/^/DIAG   /' | head -25
+}
+
 # perf_start / perf_stop NAME: a system-wide profile of one job (BENCH_PERF_DIR).
 PERF_PID=
 perf_start() {
@@ -129,6 +166,9 @@ run_jobs() {
 		((pid)) && ! kill -0 "$pid" 2>/dev/null && fail "the daemon of $target died during $job"
 		"$PY" -c "$FIOPARSE" "$target" "$job" "$CASE_DIR/fio.json" \
 			"$([[ $pid == 0 ]] && echo - || echo $((d1 - d0)))" $((s1 - s0)) "$HZ"
+		diag "$target" "$job" "$pid" --name="$job" --filename="$disk" --rw="$rw" --bs="$bs" \
+			--iodepth="$qd" --ioengine=libaio --direct=1 --size="$BENCH_SIZE" \
+			--runtime="$BENCH_RUNTIME" --time_based --randrepeat=0 --norandommap
 	done
 }
 
@@ -153,15 +193,16 @@ set_wce() {
 		fail "cannot set emulate_write_cache on $1"
 }
 
+# bench_tcmud LABEL EXTRA_OPTS
 bench_tcmud() {
-	local disk
-	log "tcmud: start"
+	local label=$1 opts=$2 disk
+	log "$label: start"
 	tcmud_start
-	user_dev_add bench "file/$IMG$BENCH_FILE_OPTS" "$BENCH_SIZE" $(user_kv)
+	user_dev_add bench "file/$IMG$BENCH_FILE_OPTS$opts" "$BENCH_SIZE" $(user_kv)
 	set_wce "user_$USER_HBA/bench"
 	disk=$(loop_lun_add 0 "user_$USER_HBA/bench")
-	describe tcmud "$disk" "user_$USER_HBA/bench"
-	run_jobs tcmud "$disk" "$TCMUD_PID"
+	describe "$label" "$disk" "user_$USER_HBA/bench"
+	run_jobs "$label" "$disk" "$TCMUD_PID"
 	loop_lun_del 0
 	user_dev_del bench
 	tcmud_stop
@@ -207,7 +248,8 @@ for round in $(seq "$BENCH_ROUNDS"); do
 	echo "INFO round $round"
 	for t in $BENCH_TARGETS; do
 		case $t in
-		tcmud) bench_tcmud ;;
+		tcmud) bench_tcmud tcmud "" ;;
+		tcmud+*) o=${t#tcmud+}; bench_tcmud "$t" ";${o//+/;}" ;;
 		runner) bench_runner ;;
 		fileio) bench_fileio ;;
 		*) fail "unknown target $t" ;;

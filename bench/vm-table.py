@@ -16,6 +16,7 @@ NAMES = {"tcmud": "tcmud user:file", "runner": "tcmu-runner user:qcow(raw)",
 def parse(lines):
     res = {}  # (target, job) -> list of dicts
     order = []
+    targets = []
     for line in lines:
         m = re.match(r"^RESULT (\S+) (\S+) (.*)$", line.strip())
         if not m:
@@ -34,7 +35,9 @@ def parse(lines):
         res.setdefault((target, job), []).append(r)
         if job not in order:
             order.append(job)
-    return res, order
+        if target not in targets:
+            targets.append(target)
+    return res, order, targets
 
 
 def med(rs, key):
@@ -66,7 +69,9 @@ def main():
                 lines += f.readlines()
     else:
         lines = sys.stdin.readlines()
-    res, order = parse(lines)
+    res, order, seen = parse(lines)
+    # the three of the issue first, then variants (e.g. "tcmud+;inline=off")
+    all_targets = [t for t in TARGETS if t in seen] + [t for t in seen if t not in TARGETS]
     if not res:
         print("no RESULT lines")
         return 1
@@ -77,11 +82,11 @@ def main():
     out.append("| job | target | IOPS | MiB/s | p50 µs | p99 µs | daemon CPU µs/IO | guest CPU µs/IO |")
     out.append("|---|---|---:|---:|---:|---:|---:|---:|")
     for job in order:
-        for t in TARGETS:
+        for t in all_targets:
             rs = res.get((t, job))
             if not rs:
                 continue
-            out.append(f"| {job} | {NAMES[t]} | {fmt(med(rs, 'iops'))} | {fmt(med(rs, 'bw'), 1)} | "
+            out.append(f"| {job} | {NAMES.get(t, t)} | {fmt(med(rs, 'iops'))} | {fmt(med(rs, 'bw'), 1)} | "
                        f"{fmt(med(rs, 'p50'))} | {fmt(med(rs, 'p99'))} | {fmt(med(rs, 'dcpu'), 1)} | "
                        f"{fmt(med(rs, 'scpu'), 1)} |")
     out.append("")
