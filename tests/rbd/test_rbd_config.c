@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * tests/rbd/test_rbd_config.c — the rbd handler's config: check_config
- * (syntax, options, conf file, cluster, pool, image; no side effects) and
- * what open() makes of it (refusals, the LUN sized from the image).
+ * tests/rbd/test_rbd_config.c — the rbd handler's config on a cluster:
+ * check_config (conf file, cephx user, pool, namespace, image; no side
+ * effects) and what open() makes of it (refusals, the LUN sized from the
+ * image). The syntax cases are in test_rbd_unit_cfg.c.
  */
 #include "rbd_test.h"
 
@@ -23,37 +24,6 @@ static void check(const struct tcmu_handler *h, const char *cfg, const char *wan
 			fail_msg("'%s': reason '%s' lacks '%s'", cfg, reason, want);
 	}
 	free(reason);
-}
-
-static void test_check_config_syntax(void **state)
-{
-	const struct tcmu_handler *h;
-	char cfg[1200];
-	void *dl;
-
-	h = th_load("rbd", &dl);
-	assert_non_null(h->check_config);
-	assert_int_equal(h->concurrency, TCMU_CONCURRENCY_ASYNC);
-	assert_false(h->unmap_zeroes);
-	check(h, "", "no image");
-	check(h, "rbd", "not <pool>/<image>");
-	check(h, "rbd/", "bad image name");
-	check(h, "/img", "bad pool name");
-	check(h, "rbd/ns/img/x", "too many '/'");
-	check(h, "rbd//img", "bad namespace");
-	check(h, "rbd/img@snap", "snapshots are not supported");
-	check(h, "rbd/img;bogus=1", "unknown option 'bogus'");
-	check(h, "rbd/img;id", "needs a value");
-	check(h, "rbd/img;id=", "bad id");
-	check(h, "rbd/img;osd_op_timeout=abc", "osd_op_timeout");
-	check(h, "rbd/img;osd_op_timeout=-1", "osd_op_timeout");
-	check(h, "rbd/img;osd_op_timeout=86401", "osd_op_timeout");
-	check(h, "rbd/img;osd_op_timeout=", "osd_op_timeout");
-	check(h, "rbd/img;conf=etc/ceph.conf", "absolute path");
-	check(h, "rbd/img;conf=/nonexistent/ceph.conf", "cannot read the ceph config");
-	snprintf(cfg, sizeof(cfg), "rbd/img;conf=%s;frob", rt.conf);
-	check(h, cfg, "needs a value");
-	dlclose(dl);
 }
 
 static void test_check_config_cluster(void **state)
@@ -147,7 +117,6 @@ static void test_open_size_from_image(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_check_config_syntax),
 		cmocka_unit_test(test_check_config_cluster),
 		cmocka_unit_test(test_open_refusals),
 		cmocka_unit_test(test_open_size_from_image),
