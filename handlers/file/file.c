@@ -6,8 +6,15 @@
  * "file//path/to/image"):
  *
  *     <absolute path>[;direct][;engine=auto|uring|threads][;sync=fdatasync|fsync][;threads=N]
+ *                    [;inline=auto|on|off]
  *
  * The path ends at the first ';' (a path containing ';' cannot be used).
+ * inline: buffered writes done on the ring thread with pwritev2() instead
+ * of io_uring. The kernel cannot write a regular file without blocking
+ * through io_uring (it hands every buffered write to an io-wq worker
+ * thread), but a write to a memory filesystem never waits for a disk: auto
+ * (the default) inlines them when the file is on tmpfs or ramfs and not
+ * opened with ;direct.
  * The file is created (mode 0600) when missing and grown to the device
  * size when smaller; it is never shrunk.
  *
@@ -26,6 +33,8 @@
 #include <unistd.h>
 
 #include <linux/falloc.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 
 #include "file.h"
 
@@ -70,6 +79,15 @@ static int fh_parse_option(const char *opt, struct fh_config *c, char **reason)
 		if (c->engine == FH_ENGINE_URING)
 			return fh_fail(reason, "file: %s", "built without io_uring support"), -EINVAL;
 #endif
+	} else if (klen == 6 && !strncmp(opt, "inline", 6) && val) {
+		if (!strcmp(val, "auto"))
+			c->inline_writes = -1;
+		else if (!strcmp(val, "on"))
+			c->inline_writes = 1;
+		else if (!strcmp(val, "off"))
+			c->inline_writes = 0;
+		else
+			return fh_fail(reason, "file: unknown inline '%s' (auto, on, off)", val), -EINVAL;
 	} else if (klen == 4 && !strncmp(opt, "sync", 4) && val) {
 		if (!strcmp(val, "fsync"))
 			c->full_fsync = true;
@@ -104,7 +122,7 @@ int fh_config_parse(const char *cfg, struct fh_config *c, char **reason)
 	size_t plen;
 	int ret = 0;
 
-	*c = (struct fh_config){ .engine = FH_ENGINE_AUTO };
+	*c = (struct fh_config){ .engine = FH_ENGINE_AUTO, .inline_writes = -1 };
 	if (!cfg || !*cfg)
 		return fh_fail(reason, "file: %s", "no path given (file//path/to/image)"), -EINVAL;
 	semi = strchr(cfg, ';');
@@ -285,7 +303,12 @@ static int fh_flush_blocking(struct fh_dev *d)
 	return r ? -errno : 0;
 }
 
-static int fh_rw_blocking(struct fh_dev *d, struct fh_cmd *fc)
+/*
+ * fh_exec_blocking_rw — runs a read or write to the end with preadv2 /
+ * pwritev2 (short transfers resumed; past end of file reads zeroes). Worker
+ * threads, or the ring thread for inline writes. Returns 0 or -errno.
+ */
+int fh_exec_blocking_rw(struct fh_dev *d, struct fh_cmd *fc)
 {
 	struct fh_cursor *c = &fc->cur;
 
@@ -420,7 +443,7 @@ int fh_exec_blocking(struct fh_dev *d, struct fh_cmd *fc)
 	switch (fc->op) {
 	case FH_OP_READ:
 	case FH_OP_WRITE:
-		return fh_rw_blocking(d, fc);
+		return fh_exec_blocking_rw(d, fc);
 	case FH_OP_FLUSH:
 		return fh_flush_blocking(d);
 	case FH_OP_UNMAP:
@@ -503,6 +526,11 @@ static int fh_rw(struct tcmu_device *dev, struct tcmu_cmd *cmd, enum fh_op op,
 	fc->cur = (struct fh_cursor){ .iov = iov, .iovcnt = iovcnt,
 				      .off = offset, .left = length };
 	fc->dsync = op == FH_OP_WRITE && fh_write_dsync(d, flags);
+	if (op == FH_OP_WRITE && d->inline_writes) {
+		/* memory filesystem: a plain copy, no I/O to wait for */
+		tcmu_cmd_done(cmd, fh_exec_blocking_rw(d, fc));
+		return 0;
+	}
 	return fh_start(d, fc, chained);
 }
 
@@ -720,6 +748,22 @@ static void fh_free(struct fh_dev *d)
  * device size and starts the engine: io_uring unless unavailable or
  * ;engine=threads. Main thread; may block. Returns 0 or -errno.
  */
+/*
+ * Should buffered writes run on the ring thread? ;inline=on/off, or auto:
+ * yes on tmpfs / ramfs without O_DIRECT (no disk to wait for; through
+ * io_uring each would cost a hand-off to an io-wq thread). Main thread.
+ */
+static bool fh_inline_writes(struct fh_dev *d)
+{
+	struct statfs sf;
+
+	if (d->cfg.inline_writes >= 0)
+		return d->cfg.inline_writes;
+	if (d->cfg.direct || fstatfs(d->fd, &sf))
+		return false;
+	return sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC;
+}
+
 static int fh_open(struct tcmu_device *dev, bool reopen)
 {
 	struct fh_dev *d;
@@ -755,6 +799,7 @@ static int fh_open(struct tcmu_device *dev, bool reopen)
 		goto fail;
 	}
 	fh_probe_punch(d, size);
+	d->inline_writes = fh_inline_writes(d);
 
 	d->engine = FH_ENGINE_THREADS;
 	if (d->cfg.engine != FH_ENGINE_THREADS) {
@@ -776,8 +821,9 @@ static int fh_open(struct tcmu_device *dev, bool reopen)
 		goto fail;
 	}
 	tcmu_dev_set_private(dev, d);
-	tcmu_dev_dbg(dev, "file: %s%s, %s engine", d->cfg.path, reopen ? " (reopen)" : "",
-		     d->engine == FH_ENGINE_URING ? "io_uring" : "threads");
+	tcmu_dev_dbg(dev, "file: %s%s, %s engine%s", d->cfg.path, reopen ? " (reopen)" : "",
+		     d->engine == FH_ENGINE_URING ? "io_uring" : "threads",
+		     d->inline_writes ? ", writes inline" : "");
 	return 0;
 fail:
 	fh_free(d);

@@ -45,6 +45,7 @@ struct fh_config {
 	bool direct;            /* ;direct -> O_DIRECT */
 	bool full_fsync;        /* ;sync=fsync (default fdatasync) */
 	unsigned int threads;   /* ;threads=N, worker pool size */
+	int inline_writes;      /* ;inline=on 1, off 0, auto -1 */
 };
 
 enum fh_op {
@@ -112,6 +113,7 @@ struct fh_dev {
 	atomic_bool no_zero_range;  /* fs refused FALLOC_FL_ZERO_RANGE */
 	struct fh_pool pool;
 	bool pool_started;
+	bool inline_writes;         /* buffered writes on the ring thread */
 #ifdef TCMU_FILE_URING
 	struct io_uring ring;
 	bool ring_ready;
@@ -126,6 +128,7 @@ const struct iovec *fh_cursor_window(struct fh_cursor *c, unsigned int *cnt);
 void fh_cursor_advance(struct fh_cursor *c, size_t n);
 void fh_cursor_zero_rest(struct fh_cursor *c);
 int fh_exec_blocking(struct fh_dev *d, struct fh_cmd *fc);
+int fh_exec_blocking_rw(struct fh_dev *d, struct fh_cmd *fc);
 bool fh_write_dsync(const struct fh_dev *d, unsigned int flags);
 
 /* pool.c */
