@@ -6,7 +6,7 @@
  * "file//path/to/image"):
  *
  *     <absolute path>[;direct][;engine=auto|uring|threads][;sync=fdatasync|fsync][;threads=N]
- *                    [;inline=auto|on|off]
+ *                    [;inline=auto|on|off][;async_min=BYTES]
  *
  * The path ends at the first ';' (a path containing ';' cannot be used).
  * inline: buffered writes done on the ring thread with pwritev2() instead
@@ -15,6 +15,9 @@
  * thread), but a write to a memory filesystem never waits for a disk: auto
  * (the default) inlines them when the file is on tmpfs or ramfs and not
  * opened with ;direct.
+ * async_min: buffered transfers of at least BYTES (default 131072; 0: none)
+ * are copied by io_uring's io-wq workers rather than on the ring thread, so
+ * that the copies of large commands run in parallel on several CPUs.
  * The file is created (mode 0600) when missing and grown to the device
  * size when smaller; it is never shrunk.
  *
@@ -88,6 +91,15 @@ static int fh_parse_option(const char *opt, struct fh_config *c, char **reason)
 			c->inline_writes = 0;
 		else
 			return fh_fail(reason, "file: unknown inline '%s' (auto, on, off)", val), -EINVAL;
+	} else if (klen == 9 && !strncmp(opt, "async_min", 9) && val) {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(val, &end, 10);
+		if (errno || end == val || *end)
+			return fh_fail(reason, "file: async_min must be a byte count, not '%s'", val), -EINVAL;
+		c->async_min = n ? n : UINT64_MAX;
 	} else if (klen == 4 && !strncmp(opt, "sync", 4) && val) {
 		if (!strcmp(val, "fsync"))
 			c->full_fsync = true;
@@ -122,7 +134,8 @@ int fh_config_parse(const char *cfg, struct fh_config *c, char **reason)
 	size_t plen;
 	int ret = 0;
 
-	*c = (struct fh_config){ .engine = FH_ENGINE_AUTO, .inline_writes = -1 };
+	*c = (struct fh_config){ .engine = FH_ENGINE_AUTO, .inline_writes = -1,
+				 .async_min = FH_ASYNC_MIN };
 	if (!cfg || !*cfg)
 		return fh_fail(reason, "file: %s", "no path given (file//path/to/image)"), -EINVAL;
 	semi = strchr(cfg, ';');
@@ -526,7 +539,8 @@ static int fh_rw(struct tcmu_device *dev, struct tcmu_cmd *cmd, enum fh_op op,
 	fc->cur = (struct fh_cursor){ .iov = iov, .iovcnt = iovcnt,
 				      .off = offset, .left = length };
 	fc->dsync = op == FH_OP_WRITE && fh_write_dsync(d, flags);
-	if (op == FH_OP_WRITE && d->inline_writes) {
+	if (op == FH_OP_WRITE && d->inline_writes &&
+	    (length < d->cfg.async_min || d->engine != FH_ENGINE_URING)) {
 		/* memory filesystem: a plain copy, no I/O to wait for */
 		tcmu_cmd_done(cmd, fh_exec_blocking_rw(d, fc));
 		return 0;

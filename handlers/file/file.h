@@ -32,6 +32,12 @@
 #include <liburing.h>
 #endif
 
+/*
+ * Default ;async_min: buffered transfers of at least this many bytes are
+ * copied by io-wq workers (IOSQE_ASYNC), not on the ring thread.
+ */
+#define FH_ASYNC_MIN (128u * 1024)
+
 enum fh_engine {
 	FH_ENGINE_AUTO = 0, /* io_uring when it works, else threads */
 	FH_ENGINE_URING,    /* io_uring or fail */
@@ -46,6 +52,7 @@ struct fh_config {
 	bool full_fsync;        /* ;sync=fsync (default fdatasync) */
 	unsigned int threads;   /* ;threads=N, worker pool size */
 	int inline_writes;      /* ;inline=on 1, off 0, auto -1 */
+	uint64_t async_min;     /* ;async_min=BYTES (0 given: UINT64_MAX) */
 };
 
 enum fh_op {

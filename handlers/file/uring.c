@@ -119,6 +119,15 @@ static int fh_queue_rw(struct fh_dev *d, struct fh_cmd *fc)
 		io_uring_prep_writev2(sqe, d->fd, v, cnt, fc->cur.off,
 				      fc->dsync ? RWF_DSYNC : 0);
 	fh_sqe_file(d, sqe);
+	/*
+	 * A large buffered transfer is one long memory copy: done inline it
+	 * would hold the ring thread (which also pays for the kernel's copy
+	 * of every completed read in its notify), so it goes straight to an
+	 * io-wq worker and the copies of several commands run on several
+	 * CPUs.
+	 */
+	if (!d->cfg.direct && fc->cur.left >= d->cfg.async_min)
+		sqe->flags |= IOSQE_ASYNC;
 	return 0;
 }
 
