@@ -4,8 +4,8 @@
  * handler calls.
  *
  * One ring thread per device owns the ring. Each turn of its loop:
- *   poll(uio fd, completion eventfd, control eventfd, timer fd, handler fds)
- *   -> ack events -> take every new entry (tcmu_ring_next) and hand it to
+ *   epoll_wait(uio fd, completion eventfd, control eventfd, timer fd,
+ *   handler fds) -> (ack events) -> take every new entry (tcmu_ring_next) and hand it to
  *   the handler's handle_cmd() or the SCSI core (scsi_submit)
  *   -> collect finished handler calls (continuations run here)
  *   -> write every answered command into the ring -> ONE notify
@@ -27,11 +27,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -551,31 +551,62 @@ static int ack_events(struct tcmu_device *dev)
 	return errno == EAGAIN ? 0 : -errno;
 }
 
+/* epoll tags of the ring thread's fds; handler fds follow EV_HANDLER. */
+enum { EV_DEV, EV_WAKE, EV_CTL, EV_TIMER, EV_HANDLER };
+
+static int ep_add(int epfd, int fd, uint32_t tag, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.u32 = tag };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/*
+ * The ring thread waits in epoll. A real UIO device is watched
+ * edge-triggered and never read: every uio_event_notify() of the kernel
+ * wakes the waiter and makes the fd report ready again (its poll stays
+ * "ready" until a read, which we skip), so no event is lost and each
+ * wake-up saves the read() system call. Other fds with UIO semantics (the
+ * ring simulator, custom transports) may queue events that must be
+ * consumed: level-triggered, and read once per wake-up.
+ */
 static void *ring_thread_main(void *arg)
 {
 	struct runner *r = arg;
 	struct tcmu_device *dev = r->dev;
-	size_t i, npfd = 4 + r->npfds;
-	struct pollfd *pfd;
+	size_t i, nev = EV_HANDLER + r->npfds;
+	struct epoll_event *evs = NULL;
+	bool *hready = NULL;
+	bool dev_et = dev->info.uio[0] != '\0';
+	int epfd, ret;
 
 	tls_ring_runner = r;
-	pfd = calloc(npfd, sizeof(*pfd));
-	if (!pfd) {
-		tcmu_dev_err(dev, "ring thread: out of memory");
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	evs = calloc(nev, sizeof(*evs));
+	hready = calloc(r->npfds + 1, sizeof(*hready));
+	if (epfd < 0 || !evs || !hready) {
+		tcmu_dev_err(dev, "ring thread: cannot set up epoll: %s",
+			     epfd < 0 ? strerror(errno) : "out of memory");
 		goto out;
 	}
-	pfd[0].fd = dev->event_fd;
-	pfd[1].fd = r->wake_fd;
-	pfd[2].fd = r->ctl_fd;
-	pfd[3].fd = r->timer_fd;
-	for (i = 0; i < r->npfds; i++)
-		pfd[4 + i].fd = r->pfds[i].fd;
-	for (i = 0; i < npfd; i++)
-		pfd[i].events = POLLIN;
+	ret = ep_add(epfd, dev->event_fd, EV_DEV, EPOLLIN | (dev_et ? EPOLLET : 0));
+	if (!ret)
+		ret = ep_add(epfd, r->wake_fd, EV_WAKE, EPOLLIN);
+	if (!ret)
+		ret = ep_add(epfd, r->ctl_fd, EV_CTL, EPOLLIN);
+	if (!ret)
+		ret = ep_add(epfd, r->timer_fd, EV_TIMER, EPOLLIN);
+	for (i = 0; !ret && i < r->npfds; i++)
+		ret = ep_add(epfd, r->pfds[i].fd, EV_HANDLER + (uint32_t)i, EPOLLIN);
+	if (ret) {
+		tcmu_dev_err(dev, "ring thread: epoll_ctl: %s", strerror(-ret));
+		goto out;
+	}
 	arm_timer(r);
 
 	for (;;) {
-		int timeout = -1, ret;
+		int timeout = -1, n, k;
+		bool dev_ev = false, wake_ev = false, ctl_ev = false, timer_ev = false;
 		struct tcmu_cmd *cmd;
 
 		if (r->stopping) {
@@ -592,33 +623,50 @@ static void *ring_thread_main(void *arg)
 		/* Completions made on this thread (e.g. in batch_end) wait here. */
 		if (r->local_head)
 			timeout = 0;
-		ret = poll(pfd, npfd, timeout);
-		if (ret < 0 && errno != EINTR) {
-			tcmu_dev_err(dev, "poll: %s", strerror(errno));
+		n = epoll_wait(epfd, evs, (int)nev, timeout);
+		if (n < 0 && errno != EINTR) {
+			tcmu_dev_err(dev, "epoll_wait: %s", strerror(errno));
 			break;
 		}
-		if (pfd[2].revents)
+		for (k = 0; k < n; k++) {
+			uint32_t tag = evs[k].data.u32;
+
+			if (tag == EV_DEV)
+				dev_ev = true;
+			else if (tag == EV_WAKE)
+				wake_ev = true;
+			else if (tag == EV_CTL)
+				ctl_ev = true;
+			else if (tag == EV_TIMER)
+				timer_ev = true;
+			else if (tag - EV_HANDLER < r->npfds)
+				hready[tag - EV_HANDLER] = true;
+		}
+		if (ctl_ev)
 			handle_ctl(r);
-		if (pfd[3].revents) {
+		if (timer_ev) {
 			uint64_t ticks;
 
 			if (read(r->timer_fd, &ticks, sizeof(ticks)) > 0)
 				ring_for_each_in_use(dev, check_timeout, r);
 		}
-		for (i = 0; i < r->npfds; i++)
-			if (pfd[4 + i].revents)
-				r->pfds[i].fn(dev, r->pfds[i].arg);
-		if (pfd[0].revents) {
+		for (i = 0; i < r->npfds; i++) {
+			if (!hready[i])
+				continue;
+			hready[i] = false;
+			r->pfds[i].fn(dev, r->pfds[i].arg);
+		}
+		if (dev_ev && !dev_et) {
 			ret = ack_events(dev);
 			if (ret < 0) {
 				if (!r->logged_event_error)
 					tcmu_dev_err(dev, "device events: %s; no longer polling it",
 						     strerror(-ret));
 				r->logged_event_error = true;
-				pfd[0].fd = -1;
+				epoll_ctl(epfd, EPOLL_CTL_DEL, dev->event_fd, NULL);
 			}
 		}
-		if (pfd[1].revents) {
+		if (wake_ev) {
 			uint64_t v;
 
 			if (read(r->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
@@ -644,8 +692,11 @@ static void *ring_thread_main(void *arg)
 		if (ret < 0)
 			tcmu_dev_err(dev, "notify: %s", strerror(-ret));
 	}
-	free(pfd);
 out:
+	if (epfd >= 0)
+		close(epfd);
+	free(evs);
+	free(hready);
 	pthread_mutex_lock(&r->lock);
 	r->exited = true;
 	pthread_cond_broadcast(&r->cond);
