@@ -717,9 +717,8 @@ static bool rbd_all_zero(const char *p, size_t n)
 /*
  * write_same — WRITE SAME: rbd_aio_write_zeroes for a zero pattern (it
  * deallocates whole objects and zeroes the rest, so UNMAP or not the
- * blocks read back as zeroes), rbd_aio_writesame otherwise. Flag 0x1 is
- * both TCMU_WRITE_SAME_UNMAP and TCMU_IO_FUA: it gets a flush after, which
- * is right for FUA and harmless for UNMAP. Ring thread; never blocks.
+ * blocks read back as zeroes), rbd_aio_writesame otherwise; with
+ * TCMU_IO_FUA a flush follows. Ring thread; never blocks.
  * Returns 0, -EBUSY, -ERANGE or -ENOMEM.
  */
 static int rbd_h_write_same(struct tcmu_device *dev, struct tcmu_cmd *cmd,
@@ -751,7 +750,7 @@ static int rbd_h_write_same(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 	rc->off = offset;
 	rc->len = length;
 	rc->zero = rbd_all_zero(rc->buf, plen);
-	rc->fua = flags & (TCMU_IO_FUA | TCMU_WRITE_SAME_UNMAP);
+	rc->fua = flags & TCMU_IO_FUA;
 	rbd_gate_enter(rc, GATE_SHARED);
 	return 0;
 }
