@@ -42,6 +42,10 @@ log() {
 	printf '[%7s] %s\n' "$up" "$*"
 }
 
+# trace MSG: like log, on stderr (helpers whose stdout is their result use
+# it); both end up in the case's output.
+trace() { log "$@" >&2; }
+
 # nap SECONDS: sleep without an exec (a read that times out on a pipe that
 # nobody writes to).
 nap() {
@@ -139,6 +143,7 @@ user_dev_add() {
 	(($#)) && kv+=$(printf ',%s' "$@")
 	printf '%s' "$kv" >"$dir/control" || fail "$kv > $dir/control"
 	write_timeout "${ENABLE_TIMEOUT:-60}" "$dir/enable" 1
+	trace "user device $name enabled ($cfg, $size bytes${*:+, $*})"
 }
 
 # user_dev_attr NAME ATTR [VALUE]: reads (or writes) attrib/ATTR of a user device.
@@ -227,6 +232,7 @@ loop_lun_add() {
 	_found_disk() { dev=$(loop_disk "$lun"); [[ -n $dev && -b $dev ]]; }
 	retry_until 60 _found_disk || fail "no disk for LUN $lun ($bs) after 60 s"
 	loop_clear_ua
+	trace "LUN $lun ($bs) is $dev"
 	echo "$dev"
 }
 
@@ -266,6 +272,7 @@ loop_lun_add_sg() {
 	((rc != 1)) || fail "cannot link $bs to LUN $lun"
 	((rc != 2)) || fail "no sg device for LUN $lun ($bs) after 60 s"
 	loop_clear_ua
+	trace "LUN $lun ($bs) is $sg (no disk driver)"
 	echo "$sg"
 }
 
@@ -282,7 +289,8 @@ loop_lun_del() {
 # ---------------------------------------------------------------- tcmud ---
 
 # need_tcmud [HANDLER...]: skips the case unless tcmud is built, runs, and
-# the named handlers (default: file) are built.
+# the named handlers (default: file) are built; tcmud_start then loads
+# only those.
 need_tcmud() {
 	local h
 	[[ -n $TCMUD && -x $TCMUD ]] || skip "tcmud is not built ($TCMUD)"
@@ -292,6 +300,15 @@ need_tcmud() {
 		[[ ${TCMUD_REFERENCE:-0} == 1 && $h == file ]] && h=qcow
 		[[ -e $TCMUD_HANDLERS/handler_$h.so ]] || skip "handler_$h.so is not built"
 	done
+	# Only the handlers the case needs: loading all of them (librbd, gfapi)
+	# costs seconds per start under TCG.  TCMUD_ALL_HANDLERS=1 loads all.
+	if [[ ${TCMUD_ALL_HANDLERS:-0} != 1 && ${TCMUD_REFERENCE:-0} != 1 ]]; then
+		mkdir -p "$CASE_DIR/handlers"
+		for h in "${@:-file}"; do
+			cp "$TCMUD_HANDLERS/handler_$h.so" "$CASE_DIR/handlers/"
+		done
+		TCMUD_HANDLERS=$CASE_DIR/handlers
+	fi
 }
 
 # system_bus: starts a D-Bus system bus unless there is one (tcmu-runner
@@ -322,6 +339,7 @@ tcmud_start() {
 	TCMUD_PID=$!
 	echo "$TCMUD_PID" >>"$CASE_DIR/tcmud.pids"
 	tcmud_wait_ready "$TCMUD_PID"
+	trace "tcmud (pid $TCMUD_PID) is ready"
 }
 
 # tcm_user_group: the id of the TCM-USER netlink multicast group "config"

@@ -44,9 +44,9 @@ for d in "$d1" "$d2" "$d3"; do
 	((min < 4096)) && min=4096
 	log "block sizes $min..$max + verify, then $max sequential ($d)"
 	fio_run "bsrange-${d#/dev/}" "${FIO_VERIFY[@]}" --filename="$d" --rw=randwrite \
-		--bsrange="$min-$max" --iodepth=8 --size=16M
+		--bsrange="$min-$max" --iodepth=8 --size=8M
 	fio_run "maxbs-${d#/dev/}" "${FIO_VERIFY[@]}" --filename="$d" --rw=write \
-		--bs="$max" --iodepth=4 --size=16M
+		--bs="$max" --iodepth=4 --size=8M
 done
 
 log "all LUNs at once + verify"

@@ -14,7 +14,7 @@ d1=$(loop_lun_add 0 "user_$USER_HBA/r1")
 d2=$(loop_lun_add 1 "user_$USER_HBA/r2")
 # (sd's own command time-out stays at 30 s; the kernel's TCMU time-out too:
 # a restarted daemon must make the stuck commands retryable long before)
-JOB=("${FIO_VERIFY[@]}" --rw=randwrite --bs=16k --iodepth=16 --size=24M --randseed=4242
+JOB=("${FIO_VERIFY[@]}" --rw=randwrite --bs=16k --iodepth=16 --size=16M --randseed=4242
 	--name=a --filename="$d1" --name=b --filename="$d2")
 
 for ((c = 1; c <= CYCLES; c++)); do

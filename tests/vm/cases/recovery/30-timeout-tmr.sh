@@ -1,7 +1,7 @@
 # Time-outs and TMRs, with the ram handler's stall options.
-# 1. stall_ms: every command completes 4 s late, cmd_time_out is 1 s: the
+# 1. stall_ms: every command completes 6 s late, cmd_time_out is 1 s: the
 #    kernel times the command out (the initiator sees an error well before
-#    the 4 s), tcmud survives the late completion, and a second LUN keeps
+#    the 6 s), tcmud survives the late completion, and a second LUN keeps
 #    serving verified I/O meanwhile.
 # 2. stall=1 + tmr_notification=1: a command never completes until aborted.
 #    The initiator's time-out makes the SCSI error handler send ABORT TASK;
@@ -12,14 +12,14 @@
 need_tcmud file ram
 tcmud_start
 user_dev_add ok1 "file/$CASE_DATA/ok1.img" 32M
-user_dev_add slow "ram/slow;stall_ms=4000" 16M
+user_dev_add slow "ram/slow;stall_ms=6000" 16M
 user_dev_attr slow cmd_time_out 1
 dok=$(loop_lun_add 0 "user_$USER_HBA/ok1")
 # (no disk driver on the stalling LUNs: the partition scan would stall too;
 # TEST UNIT READY is answered by the SCSI core, not the handler)
 dslow=$(loop_lun_add_sg 1 "user_$USER_HBA/slow")
 
-log "part 1: READ on $dslow (handler stalls 4 s, cmd_time_out 1 s)"
+log "part 1: READ on $dslow (handler stalls 6 s, cmd_time_out 1 s)"
 fio_bg okio "${FIO_VERIFY[@]}" --filename="$dok" --rw=randwrite --bs=4k --iodepth=8 --size=8M
 t0=$(date +%s%N)
 rc=0
@@ -27,8 +27,8 @@ sg_raw -r 4096 -t 20 "$dslow" 28 00 00 00 00 00 00 00 08 00 >"$CASE_DIR/sg_raw.1
 ms=$((($(date +%s%N) - t0) / 1000000))
 log "sg_raw returned $rc after ${ms} ms: $(grep -m1 -iE 'status|sense|error' "$CASE_DIR/sg_raw.1")"
 ((rc != 0)) || fail "the stalled READ succeeded: cmd_time_out did not fire"
-((ms < 3500)) || fail "the stalled READ took ${ms} ms: it was not timed out by the kernel"
-sleep 4 # the handler's late completion arrives now
+((ms < 5000)) || fail "the stalled READ took ${ms} ms: it was not timed out by the kernel"
+sleep 6 # the handler's late completion arrives now
 tcmud_alive
 fio_wait "$FIO_PID"
 fio_run okio2 "${FIO_VERIFY[@]}" --filename="$dok" --rw=randrw --bs=4k --iodepth=8 --size=4M
