@@ -8,9 +8,14 @@
 #                                            ships no file handler, and qcow
 #                                            serves a raw image as raw)
 #   fileio   LIO's in-kernel fileio backstore
-#   tcmud+OPT[+OPT]  tcmud with ";OPT" appended to the file config for
-#               each OPT (a variant, e.g. "tcmud+inline=off"; reported
-#               under that name)
+#   tcmud-ram  tcmud + user:ram: no file I/O at all, the floor of what any
+#               user backstore costs here (wake-ups, ring, the kernel's
+#               completion work done in the daemon's notify write)
+#   tcmud+OPT[+OPT][@KEY=VAL[@KEY=VAL]]  a variant of tcmud, reported under
+#               that name: ";OPT" appended to the file config for each OPT
+#               (e.g. "tcmud+inline=off"), and KEY=VAL given to the kernel
+#               at creation instead of the defaults below (e.g.
+#               "tcmud@hw_max_sectors=128@data_pages_per_blk=8")
 #
 # both user backstores are created with the same hw_max_sectors and
 # max_data_area_mb.  For every fio job it prints one line
@@ -181,10 +186,14 @@ describe() {
 	echo "INFO $1 disk=$2 max_sectors_kb=$(<"$q/max_sectors_kb") max_hw_sectors_kb=$(<"$q/max_hw_sectors_kb")$line"
 }
 
+# user_kv [KEY=VAL...]: the control keys of a user backstore (overrides last).
 user_kv() {
-	local kv=(hw_max_sectors="$BENCH_MAX_SECTORS" max_data_area_mb="$BENCH_DATA_AREA_MB")
-	[[ -n $BENCH_PAGES_PER_BLK ]] && kv+=(data_pages_per_blk="$BENCH_PAGES_PER_BLK")
-	echo "${kv[@]}"
+	local -A kv=([hw_max_sectors]=$BENCH_MAX_SECTORS [max_data_area_mb]=$BENCH_DATA_AREA_MB)
+	local a out=()
+	[[ -n $BENCH_PAGES_PER_BLK ]] && kv[data_pages_per_blk]=$BENCH_PAGES_PER_BLK
+	for a in "$@"; do kv[${a%%=*}]=${a#*=}; done
+	for a in "${!kv[@]}"; do out+=("$a=${kv[$a]}"); done
+	echo "${out[@]}"
 }
 
 set_wce() {
@@ -193,12 +202,15 @@ set_wce() {
 		fail "cannot set emulate_write_cache on $1"
 }
 
-# bench_tcmud LABEL EXTRA_OPTS
+# bench_tcmud LABEL EXTRA_OPTS [KEY=VAL...] (LABEL tcmud-ram: the ram handler)
 bench_tcmud() {
-	local label=$1 opts=$2 disk
+	local label=$1 opts=$2 disk cfg
+	shift 2
 	log "$label: start"
 	tcmud_start
-	user_dev_add bench "file/$IMG$BENCH_FILE_OPTS$opts" "$BENCH_SIZE" $(user_kv)
+	cfg="file/$IMG$BENCH_FILE_OPTS$opts"
+	[[ $label == tcmud-ram ]] && cfg=ram/bench
+	user_dev_add bench "$cfg" "$BENCH_SIZE" $(user_kv "$@")
 	set_wce "user_$USER_HBA/bench"
 	disk=$(loop_lun_add 0 "user_$USER_HBA/bench")
 	describe "$label" "$disk" "user_$USER_HBA/bench"
@@ -249,7 +261,14 @@ for round in $(seq "$BENCH_ROUNDS"); do
 	for t in $BENCH_TARGETS; do
 		case $t in
 		tcmud) bench_tcmud tcmud "" ;;
-		tcmud+*) o=${t#tcmud+}; bench_tcmud "$t" ";${o//+/;}" ;;
+		tcmud-ram) bench_tcmud tcmud-ram "" ;;
+		tcmud[+@]*)
+			o=${t#tcmud}
+			kv=${o#*@}
+			[[ $o == *@* ]] || kv=
+			o=${o%%@*}
+			o=${o#+}
+			bench_tcmud "$t" "${o:+;${o//+/;}}" ${kv//@/ } ;;
 		runner) bench_runner ;;
 		fileio) bench_fileio ;;
 		*) fail "unknown target $t" ;;

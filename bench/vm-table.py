@@ -10,7 +10,7 @@ import sys
 
 TARGETS = ["tcmud", "runner", "fileio"]
 NAMES = {"tcmud": "tcmud user:file", "runner": "tcmu-runner user:qcow(raw)",
-         "fileio": "LIO fileio (in-kernel)"}
+         "fileio": "LIO fileio (in-kernel)", "tcmud-ram": "tcmud user:ram (no file I/O)"}
 
 
 def parse(lines):
