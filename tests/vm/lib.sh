@@ -335,7 +335,7 @@ tcmud_start() {
 		args+=(--log-dir "$CASE_DIR")
 	fi
 	"$TCMUD" --handler-path "$TCMUD_HANDLERS" ${args[@]+"${args[@]}"} \
-		"$@" </dev/null >"$TCMUD_LOG" 2>&1 &
+		"$@" </dev/null >>"$TCMUD_LOG" 2>&1 &
 	TCMUD_PID=$!
 	echo "$TCMUD_PID" >>"$CASE_DIR/tcmud.pids"
 	tcmud_wait_ready "$TCMUD_PID"

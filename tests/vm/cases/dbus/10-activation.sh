@@ -7,7 +7,7 @@
 # ChangeMedium methods are denied (and root's RegisterHandler is not).
 # timeout: 150
 source "$(dirname "${BASH_SOURCE[0]}")/dbus.bash"
-dbus_setup file ram
+TCMUD_ALL_HANDLERS=1 dbus_setup file ram # (every built handler: ls must list them all)
 ! bus_owned || fail "somebody owns $BUS_NAME before the first client"
 
 subtypes=()

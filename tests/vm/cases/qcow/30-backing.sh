@@ -7,7 +7,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/qcow.bash"
 qcow_setup
 D=$CASE_DATA
-make_pattern "$D/base.raw" 64M
+make_pattern "$D/base.raw" 32M
 qemu-img create -q -f qcow2 -b "$D/base.raw" -F raw "$D/mid.qcow2"
 qemu-io -f qcow2 -c 'write -P 0xab 10M 3M' -c 'write -P 0xcd 30M 64k' -c 'write -z 1M 512k' \
 	"$D/mid.qcow2" >"$CASE_DIR/qemu-io.out" || fail "qemu-io on mid.qcow2"

@@ -6,7 +6,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/qcow.bash"
 qcow_setup
 D=$CASE_DATA
-make_pattern "$D/pattern.raw" 64M
+make_pattern "$D/pattern.raw" 32M
 types=(zlib)
 qemu-img create -q -f qcow2 -o compression_type=zstd "$D/probe.qcow2" 1M 2>/dev/null && types+=(zstd)
 for t in "${types[@]}"; do

@@ -8,13 +8,13 @@
 source "$(dirname "${BASH_SOURCE[0]}")/qcow.bash"
 qcow_setup
 D=$CASE_DATA
-make_pattern "$D/pattern.raw" 64M
+make_pattern "$D/pattern.raw" 32M
 qemu-img convert -O qcow2 "$D/pattern.raw" "$D/snap.qcow2"
 qemu-img snapshot -c snap1 "$D/snap.qcow2"
-qemu-io -f qcow2 -c 'write -P 0x33 2M 1M' -c 'write -P 0x44 50M 96k' "$D/snap.qcow2" \
+qemu-io -f qcow2 -c 'write -P 0x33 2M 1M' -c 'write -P 0x44 28M 96k' "$D/snap.qcow2" \
 	>"$CASE_DIR/qemu-io.out" || fail "qemu-io on snap.qcow2"
 qemu-img snapshot -c snap2 "$D/snap.qcow2"
-qemu-io -f qcow2 -c 'write -P 0x55 40M 4M' "$D/snap.qcow2" >>"$CASE_DIR/qemu-io.out" ||
+qemu-io -f qcow2 -c 'write -P 0x55 18M 4M' "$D/snap.qcow2" >>"$CASE_DIR/qemu-io.out" ||
 	fail "qemu-io on snap.qcow2"
 for s in snap1 snap2; do
 	qemu-img convert -l "snapshot.name=$s" -O raw "$D/snap.qcow2" "$D/$s.before.raw"

@@ -19,16 +19,17 @@ vsize() {
 	qemu-img info -U --output=json "$1" | sed -n 's/^ *"virtual-size": \([0-9]*\).*/\1/p' | head -n1
 }
 
-# make_pattern FILE SIZE: a raw file of SIZE with data qemu-img can
-# compress (base64 text) in its first 3/8 and at 5/8..6/8, holes elsewhere.
+# make_pattern FILE SIZE: a raw file of SIZE with data in its first 3/8
+# and at 5/8..6/8 (holes elsewhere): numbered 16-byte lines, so that every
+# 4k block differs from every other (a misplaced block shows) and qemu-img
+# can compress it.
 make_pattern() {
-	local f=$1 mib
-	mib=$(($(to_bytes "$2") >> 20))
-	truncate -s "$2" "$f"
-	head -c $((mib * 3 / 8 * 3 / 4))M /dev/urandom | base64 -w 0 |
-		dd of="$f" bs=1M count=$((mib * 3 / 8)) iflag=fullblock conv=notrunc status=none
-	head -c $((mib / 8 * 3 / 4))M /dev/urandom | base64 -w 0 |
-		dd of="$f" bs=1M seek=$((mib * 5 / 8)) count=$((mib / 8)) iflag=fullblock conv=notrunc status=none
+	local f=$1 sz
+	sz=$(to_bytes "$2")
+	truncate -s "$sz" "$f"
+	seq -f '%015.0f' 0 $((sz * 3 / 8 / 16 - 1)) | dd of="$f" bs=1M iflag=fullblock conv=notrunc status=none
+	seq -f 'x%014.0f' $((sz * 5 / 8 / 16)) $((sz * 6 / 8 / 16 - 1)) |
+		dd of="$f" bs=1M iflag=fullblock oflag=seek_bytes seek=$((sz * 5 / 8)) conv=notrunc status=none
 }
 
 # qcow_attach NAME IMAGE LUN: user device NAME for qcow/IMAGE (LUN size =
@@ -75,10 +76,14 @@ unchanged_outside() {
 		touched = bytearray(len(a) // B + 1)
 		def mark(off, n):
 		    touched[off // B:(off + n + B - 1) // B] = b'\1' * ((off + n + B - 1) // B - off // B)
-		for line in open(iolog):
+		n_io = 0
+		for line in open(iolog):  # v2: FILE ACTION OFF LEN; v3: TIME FILE ...
 		    f = line.split()
-		    if len(f) == 4 and f[1] in ('write', 'trim'):
-		        mark(int(f[2]), int(f[3]))
+		    if len(f) >= 4 and f[-3] in ('write', 'trim'):
+		        mark(int(f[-2]), int(f[-1]))
+		        n_io += 1
+		if n_io == 0:
+		    sys.exit(print(f'no write in {iolog}') or 1)
 		for line in open(trims):
 		    off, n = map(int, line.split())
 		    mark(off, n)
@@ -120,7 +125,7 @@ discard_some() {
 	: >"$2"
 	(($(<"/sys/block/${disk#/dev/}/queue/discard_max_bytes") > 0)) || { log "$disk: no UNMAP"; return 0; }
 	lbprz=$(sg_readcap -l "$disk" | sed -n 's/.*lbprz=\([01]\).*/\1/p')
-	for range in $((8 << 20)):$((1 << 20)) $((20 << 20)):$((192 << 10)) $(((33 << 20) + 4096)):$((100 << 10)); do
+	for range in $((8 << 20)):$((1 << 20)) $((20 << 20)):$((192 << 10)) $(((26 << 20) + 4096)):$((100 << 10)); do
 		off=${range%:*} len=${range#*:}
 		blkdiscard -o "$off" -l "$len" "$disk" || fail "blkdiscard -o $off -l $len $disk"
 		echo "$off $len" >>"$2"
@@ -144,7 +149,7 @@ qcow_roundtrip() {
 	log "$name: $img on $disk ($(blockdev --getsize64 "$disk") bytes)"
 	same_as_image "$disk" "$img" "$name.before"
 	fio_run "$name" "${FIO_VERIFY[@]}" --filename="$disk" --rw=randwrite --bsrange=4k-128k \
-		--iodepth=16 --io_size=12M --randseed=4711 --write_iolog="$D/$name.iolog" "$@"
+		--iodepth=16 --io_size=8M --randseed=4711 --write_iolog="$D/$name.iolog" "$@"
 	discard_some "$disk" "$D/$name.trims"
 	dd if="$disk" of="$D/$name.after.raw" bs=1M iflag=direct status=none || fail "cannot copy $disk"
 	unchanged_outside "$D/$name.before.raw" "$D/$name.after.raw" "$D/$name.iolog" "$D/$name.trims" \

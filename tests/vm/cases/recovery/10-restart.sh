@@ -4,7 +4,7 @@
 # must succeed and fio's verification must pass.  Three cycles in one run,
 # then one more kill and restart with no I/O, and a read-only verification
 # of the last cycle's data: no acknowledged write is lost.
-# timeout: 300
+# timeout: 400
 need_tcmud file
 CYCLES=${RESTART_CYCLES:-3}
 tcmud_start

@@ -2,7 +2,7 @@
 # as a LUN and read) while two other LUNs serve verified I/O.  No configfs
 # write may hang, I/O stays correct, and tcmud ends with the fds, UIO
 # mappings and threads it had before (and no leaks at exit: LSan).
-# timeout: 400
+# timeout: 600
 need_tcmud file
 N=${CHURN_COUNT:-100}
 # a small ASan quarantine, so that RSS says something about leaks
