@@ -1,8 +1,9 @@
 # Time-outs and TMRs, with the ram handler's stall options.
 # 1. stall_ms: every command completes 6 s late, cmd_time_out is 1 s: the
 #    kernel times the command out (the initiator sees an error well before
-#    the 6 s), tcmud survives the late completion, and a second LUN keeps
-#    serving verified I/O meanwhile.
+#    the 6 s), tcmud survives the late completion, a second LUN keeps
+#    serving verified I/O meanwhile, and the slow device itself works again
+#    once cmd_time_out is longer than its stall.
 # 2. stall=1 + tmr_notification=1: a command never completes until aborted.
 #    The initiator's time-out makes the SCSI error handler send ABORT TASK;
 #    LIO waits for the backend, so the abort only finishes when tcmud has
@@ -32,6 +33,16 @@ sleep 6 # the handler's late completion arrives now
 tcmud_alive
 fio_wait "$FIO_PID"
 fio_run okio2 "${FIO_VERIFY[@]}" --filename="$dok" --rw=randrw --bs=4k --iodepth=8 --size=4M
+log "part 1b: the slow device still works once its commands may take their time"
+loop_lun_del 1
+user_dev_attr slow cmd_time_out 30 # (only while it is not exported)
+dslow=$(loop_lun_add_sg 1 "user_$USER_HBA/slow")
+t0=$(now_ms)
+sg_raw -r 4096 -t 30 "$dslow" 28 00 00 00 00 00 00 00 08 00 >"$CASE_DIR/sg_raw.1b" 2>&1 ||
+	fail "READ on $dslow after the time-outs: $(grep -m1 -iE 'status|sense|error' "$CASE_DIR/sg_raw.1b")"
+ms=$(($(now_ms) - t0))
+log "READ completed after ${ms} ms"
+((ms >= 5000)) || fail "the READ took only ${ms} ms: the stall did not apply?"
 loop_lun_del 1
 user_dev_del slow
 
