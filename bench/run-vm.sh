@@ -57,13 +57,13 @@ accel=tcg
 	echo "host: $host, $(nproc) CPUs ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "guest: qemu $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}'), accel $accel, 2 vCPUs, 4 GiB"
 	echo "tree: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ local changes)'), build: $BUILD"
-	echo "command: bench/run-vm.sh -t $RUNTIME -r $ROUNDS${BENCH_FILE_OPTS:+ BENCH_FILE_OPTS='$BENCH_FILE_OPTS'}${BENCH_PAGES_PER_BLK:+ BENCH_PAGES_PER_BLK=$BENCH_PAGES_PER_BLK}${BENCH_MAX_SECTORS:+ BENCH_MAX_SECTORS=$BENCH_MAX_SECTORS}${BENCH_DATA_AREA_MB:+ BENCH_DATA_AREA_MB=$BENCH_DATA_AREA_MB}${BENCH_WCE:+ BENCH_WCE=$BENCH_WCE}${BENCH_JOBS:+ BENCH_JOBS='$BENCH_JOBS'}${BENCH_TARGETS:+ BENCH_TARGETS='$BENCH_TARGETS'}"
+	echo "command: bench/run-vm.sh -t $RUNTIME -r $ROUNDS${BENCH_FILE_OPTS:+ BENCH_FILE_OPTS='$BENCH_FILE_OPTS'}${BENCH_PAGES_PER_BLK:+ BENCH_PAGES_PER_BLK=$BENCH_PAGES_PER_BLK}${BENCH_MAX_SECTORS:+ BENCH_MAX_SECTORS=$BENCH_MAX_SECTORS}${BENCH_DATA_AREA_MB:+ BENCH_DATA_AREA_MB=$BENCH_DATA_AREA_MB}${BENCH_WCE:+ BENCH_WCE=$BENCH_WCE}${BENCH_JOBS:+ BENCH_JOBS='$BENCH_JOBS'}${BENCH_TARGETS:+ BENCH_TARGETS='$BENCH_TARGETS'}${BENCH_INTERLEAVE:+ BENCH_INTERLEAVE=$BENCH_INTERLEAVE}"
 } >"$log"
 cat "$log"
 
 envs=(-e "VM_BUILD=$BUILD" -e "BENCH_ROOT=$ROOT" -e "BENCH_RUNTIME=$RUNTIME" -e "BENCH_ROUNDS=$ROUNDS")
 for v in BENCH_TARGETS BENCH_JOBS BENCH_SIZE BENCH_MAX_SECTORS BENCH_DATA_AREA_MB \
-	BENCH_PAGES_PER_BLK BENCH_FILE_OPTS BENCH_WCE BENCH_PERF_DIR BENCH_DIAG; do
+	BENCH_PAGES_PER_BLK BENCH_FILE_OPTS BENCH_WCE BENCH_PERF_DIR BENCH_DIAG BENCH_INTERLEAVE; do
 	[[ -n ${!v:-} ]] && envs+=(-e "$v=${!v}")
 done
 if [[ -n ${BENCH_PERF_DIR:-} ]]; then

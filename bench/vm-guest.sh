@@ -37,7 +37,10 @@
 # read-write: a system-wide `perf record -g` of every job lands there as a
 # text report, perf.<target>.<job>.txt), BENCH_DIAG=1 (per job: the
 # daemon's CPU by thread, and a second run of the job under strace -c -f for
-# the system calls per I/O; diagnostics, not for the table).
+# the system calls per I/O; diagnostics, not for the table),
+# BENCH_INTERLEAVE=1 (only tcmud targets and variants: one tcmud serves a
+# LUN per variant, all at once, and every job runs on each LUN in turn, so
+# that the host's changing load hits the variants alike: for tuning).
 set -uo pipefail
 
 : "${BENCH_ROOT:?}" "${VM_BUILD:?}"
@@ -53,6 +56,7 @@ BENCH_FILE_OPTS=${BENCH_FILE_OPTS:-}
 BENCH_WCE=${BENCH_WCE:-}
 BENCH_PERF_DIR=${BENCH_PERF_DIR:-}
 BENCH_DIAG=${BENCH_DIAG:-0}
+BENCH_INTERLEAVE=${BENCH_INTERLEAVE:-0}
 RUNNER_BIN=/usr/bin/tcmu-runner
 RUNNER_HANDLERS=/usr/lib/x86_64-linux-gnu/tcmu-runner
 PY=/usr/bin/python3
@@ -150,10 +154,13 @@ perf_stop() {
 		>"$BENCH_PERF_DIR/perf.$1.callers.txt" 2>&1 || true
 }
 
-# run_jobs TARGET DISK PID: every fio job on DISK; PID is the daemon (0: none).
+# run_jobs TARGET DISK PID [SPEC...]: the fio jobs SPEC (default: every one
+# of BENCH_JOBS) on DISK; PID is the daemon (0: none).
 run_jobs() {
-	local target=$1 disk=$2 pid=$3 spec rw bs qd d0 d1 s0 s1 job
-	for spec in $BENCH_JOBS; do
+	local target=$1 disk=$2 pid=$3 spec rw bs qd d0 d1 s0 s1 job specs
+	shift 3
+	specs=${*:-$BENCH_JOBS}
+	for spec in $specs; do
 		IFS=: read -r rw bs qd <<<"$spec"
 		job=$rw-$bs-qd$qd
 		d0=0 d1=0
@@ -256,24 +263,68 @@ echo "INFO jobs='$BENCH_JOBS' runtime=${BENCH_RUNTIME}s size=$BENCH_SIZE rounds=
 # The same backing file for all: allocated once (tmpfs pages), never sparse.
 rm -f "$IMG"
 fallocate -l "$BENCH_SIZE" "$IMG" || fail "fallocate $IMG"
-for round in $(seq "$BENCH_ROUNDS"); do
-	echo "INFO round $round"
+# variant LABEL: sets V_OPTS (file options) and V_KV (backstore keys).
+variant() {
+	local o=${1#tcmud}
+	V_KV=${o#*@}
+	[[ $o == *@* ]] || V_KV=
+	V_KV=${V_KV//@/ }
+	o=${o%%@*}
+	o=${o#+}
+	V_OPTS=${o:+;${o//+/;}}
+}
+
+interleaved() {
+	local t i=0 cfg labels=() disks=() spec
+	log "interleaved: one tcmud, a LUN per variant"
+	tcmud_start
 	for t in $BENCH_TARGETS; do
-		case $t in
-		tcmud) bench_tcmud tcmud "" ;;
-		tcmud-ram) bench_tcmud tcmud-ram "" ;;
-		tcmud[+@]*)
-			o=${t#tcmud}
-			kv=${o#*@}
-			[[ $o == *@* ]] || kv=
-			o=${o%%@*}
-			o=${o#+}
-			bench_tcmud "$t" "${o:+;${o//+/;}}" ${kv//@/ } ;;
-		runner) bench_runner ;;
-		fileio) bench_fileio ;;
-		*) fail "unknown target $t" ;;
-		esac
+		[[ $t == tcmud* ]] || fail "BENCH_INTERLEAVE takes tcmud variants only, not $t"
+		variant "$t"
+		cfg="file/$IMG$BENCH_FILE_OPTS$V_OPTS"
+		[[ $t == tcmud-ram ]] && cfg=ram/bench$i
+		user_dev_add "bench$i" "$cfg" "$BENCH_SIZE" $(user_kv $V_KV)
+		set_wce "user_$USER_HBA/bench$i"
+		labels+=("$t")
+		i=$((i + 1))
 	done
-done
+	for i in "${!labels[@]}"; do
+		disks[i]=$(loop_lun_add "$i" "user_$USER_HBA/bench$i")
+		describe "${labels[i]}" "${disks[i]}" "user_$USER_HBA/bench$i"
+	done
+	for round in $(seq "$BENCH_ROUNDS"); do
+		echo "INFO round $round"
+		for spec in $BENCH_JOBS; do
+			for i in "${!labels[@]}"; do
+				run_jobs "${labels[i]}" "${disks[i]}" "$TCMUD_PID" "$spec"
+			done
+		done
+	done
+	for i in "${!labels[@]}"; do
+		loop_lun_del "$i"
+		user_dev_del "bench$i"
+	done
+	tcmud_stop
+}
+
+if ((BENCH_INTERLEAVE)); then
+	interleaved
+else
+	for round in $(seq "$BENCH_ROUNDS"); do
+		echo "INFO round $round"
+		for t in $BENCH_TARGETS; do
+			case $t in
+			tcmud) bench_tcmud tcmud "" ;;
+			tcmud-ram) bench_tcmud tcmud-ram "" ;;
+			tcmud[+@]*)
+				variant "$t"
+				bench_tcmud "$t" "$V_OPTS" $V_KV ;;
+			runner) bench_runner ;;
+			fileio) bench_fileio ;;
+			*) fail "unknown target $t" ;;
+			esac
+		done
+	done
+fi
 cleanup_configfs || true
 log "done"
