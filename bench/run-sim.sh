@@ -81,20 +81,28 @@ fi
 if ((CALLGRIND)); then
 	command -v valgrind >/dev/null || { echo "run-sim: valgrind not installed: no instruction counts" >&2; exit 0; }
 	{
-		echo "## Instructions per command (callgrind; (run of 25000 - run of 5000) / 20000 commands)"
+		echo "## Instructions per command (callgrind; (run of 5N - run of N) / 4N commands, N = 5000 for 4k, fewer for larger transfers)"
 		echo
 		echo "| workload | thread | Ir/cmd | Ir/cmd without payload memcpy | syscalls/cmd | Ir/cmd by part |"
 		echo "|---|---|---:|---:|---:|---|"
 	} | tee -a "$OUT"
 	for point in read:4k:1 read:4k:32 write:4k:32 read:4k:256 write:4k:256 read:64k:32 write:1m:8; do
 		IFS=: read -r rw bs qd <<<"$point"
-		for n in 5000 25000; do
+		# N commands of 4 KiB, or fewer of a larger size (the copies dominate)
+		case $bs in
+		*k) n1=$((5000 * 4 / ${bs%k})) ;;
+		*m) n1=$((5000 * 4 / (${bs%m} * 1024))) ;;
+		*) n1=5000 ;;
+		esac
+		((n1 >= 100)) || n1=100
+		n2=$((n1 * 5))
+		for n in $n1 $n2; do
 			valgrind --tool=callgrind --separate-threads=yes --collect-systime=yes \
 				--callgrind-out-file="$tmp/cg.$n" "$BIN" -q "$qd" -b "$bs" -w "$rw" \
 				-n "$n" -s 16m >"$tmp/out.$n" 2>"$tmp/err.$n" ||
 				{ cat "$tmp/err.$n" >&2; exit 1; }
 		done
-		python3 "$ROOT/bench/cg-summary.py" "$rw $bs qd$qd" 5000 "$tmp/cg.5000" 25000 "$tmp/cg.25000" |
+		python3 "$ROOT/bench/cg-summary.py" "$rw $bs qd$qd" $n1 "$tmp/cg.$n1" $n2 "$tmp/cg.$n2" |
 			tee -a "$OUT"
 		rm -f "$tmp"/cg.*
 	done
