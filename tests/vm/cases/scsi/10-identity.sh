@@ -54,10 +54,18 @@ probe() { # LUN DISK
 	kvg "$l" inq.vendor '^ Vendor identification: (.*[^ ]) *$'
 	kvg "$l" inq.product '^ Product identification: (.*[^ ]) *$'
 	kvg "$l" inq.revision '^ Product revision level: (.*[^ ]) *$'
-	for a in vendor:vendor_id product:product_id revision:revision; do
-		[[ ${KV[$l.inq.${a%:*}]} == "${KV[$l.configfs.wwn.${a#*:}]}" ]] &&
-			v="= wwn/${a#*:}" || v="not wwn/${a#*:}"
-		kv "$l" "inq.${a%:*}.source" "$v"
+	# (as configured, else tcmu-runner's defaults: user backstores leave
+	# wwn/product_id and wwn/revision empty)
+	for a in vendor:vendor_id:LIO-ORG "product:product_id:TCMU device" revision:revision:0002; do
+		IFS=: read -r t key v <<<"$a"
+		if [[ ${KV[$l.inq.$t]} == "${KV[$l.configfs.wwn.$key]}" ]]; then
+			v="= wwn/$key"
+		elif [[ -z ${KV[$l.configfs.wwn.$key]} && ${KV[$l.inq.$t]} == "$v" ]]; then
+			v="default (wwn/$key empty)"
+		else
+			v="neither wwn/$key nor the default"
+		fi
+		kv "$l" "inq.$t.source" "$v"
 	done
 	v= a=0
 	for line in "${L[@]}"; do
@@ -81,7 +89,7 @@ probe() { # LUN DISK
 	done
 	# pages it does not list: ATA information, referrals
 	for page in 0x89 0xb3; do
-		sgrun "$l" "inq-$page" sg_inq -v -p "$page" "$d"
+		sgrun "$l" "inq-$page" sg_inq -v -f -p "$page" "$d"
 		kvo "$l" "vpd.$page.sg_inq"
 	done
 
@@ -156,17 +164,20 @@ probe() { # LUN DISK
 	# ---- READ CAPACITY
 	sgrun "$l" readcap10 sg_readcap "$d"
 	outcome
-	grab 'Last LBA=([0-9]+)' && v=$R
+	grab 'Last LBA=([0-9]+)'
+	v=$R
 	grab 'block length=([0-9]+)'
 	kv "$l" readcap10 "$O; last LBA $v, block length $R"
 	sgrun "$l" readcap16 sg_readcap -l "$d"
 	outcome
-	grab 'Last LBA=([0-9]+)' && v=$R
+	grab 'Last LBA=([0-9]+)'
+	v=$R
 	grab 'block length=([0-9]+)'
 	kv "$l" readcap16 "$O; last LBA $v, block length $R"
 	kvg "$l" readcap16.provisioning 'provisioning: (lbpme=.*)$'
 	kvg "$l" readcap16.protection 'Protection: *(.*)$'
-	grab 'physical block exponent=([0-9]+)' && v=$R
+	grab 'physical block exponent=([0-9]+)'
+	v=$R
 	grab 'Lowest aligned LBA=([0-9]+)'
 	kv "$l" readcap16.exponent_lowest_aligned "$v, $R"
 
@@ -193,7 +204,8 @@ probe() { # LUN DISK
 	kv "$l" modes6.block_descriptor "$O; $R"
 	sgrun "$l" modes-llbaa sg_modes -L -p 8 "$d"
 	outcome
-	grab '(longlba=[01])' && v=$R
+	grab '(longlba=[01])'
+	v=$R
 	grab '^ 00 +(.*)$'
 	squeeze
 	kv "$l" modes10.llbaa "$O; $v; $R"
@@ -213,7 +225,7 @@ probe() { # LUN DISK
 	sgrun "$l" ctl-after sg_modes -p 0x0a "$d"
 	hexlines ">> Control, page_control: current"
 	kv "$l" modeselect.d_sense_on.control_page "$H"
-	sgrun "$l" bad-inq sg_inq -vv -p 0x89 "$d"
+	sgrun "$l" bad-inq sg_inq -vv -f -p 0x89 "$d"
 	outcome
 	grab '(Fixed|Descriptor) format'
 	kv "$l" modeselect.d_sense_on.sense_of_bad_inquiry "$O; $R"
@@ -265,7 +277,8 @@ probe() { # LUN DISK
 	for a in fixed:"" descriptor:-d; do
 		sgrun "$l" "requests-${a%:*}" sg_requests -v ${a#*:} "$d"
 		outcome
-		grab '(Fixed|Descriptor) format' && v=$R || v=
+		grab '(Fixed|Descriptor) format'
+		v=$R
 		grab 'Sense key: ([^,]*)'
 		kv "$l" "request_sense.${a%:*}" "$O${v:+; $v, $R}"
 	done
@@ -287,6 +300,9 @@ expect T inq.3PC 1
 expect T inq.CmdQue 1
 expect T inq.length 96
 expect T inq.vendor LIO-ORG
+expect T inq.vendor.source "= wwn/vendor_id"
+expect T inq.product.source "default (wwn/product_id empty)"
+expect T inq.revision.source "default (wwn/revision empty)"
 expect T inq.version_descriptors "SAM-5 (no version claimed), SPC-4 (no version claimed), SBC-3 (no version claimed)"
 expect T vpd.pages "0x0 0x80 0x83 0x86 0xb0 0xb1 0xb2"
 for p in 0x0 0x80 0x83 0x86 0xb0 0xb1 0xb2; do

@@ -6,7 +6,7 @@
 # miscompares), SYNCHRONIZE CACHE and FORMAT UNIT (waited for, and with
 # IMMED).  What each command did to the data is read back with O_DIRECT
 # and, on tcmud's file LUN, the provisioning with GET LBA STATUS.
-# timeout: 150
+# timeout: 240
 source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 scsi_setup ram
 
@@ -80,21 +80,21 @@ probe() { # LUN DISK
 	# ---- COMPARE AND WRITE at LBA 110 (random data): a match, then verify
 	# data that differs from the medium at byte 77, then 2 blocks, then one
 	# block more than the limit
-	dd if="$d" of="$CASE_DATA/$l.old" bs=512 skip=110 count=1 iflag=direct 2>/dev/null
+	save "$d" 110 1 "$CASE_DATA/$l.old"
 	head -c 1024 /dev/urandom >"$CASE_DATA/$l.new"
 	cat "$CASE_DATA/$l.old" "$CASE_DATA/$l.new" >"$CASE_DATA/$l.caw"
 	sgrun "$l" caw sg_compare_and_write -v -l 110 -n 1 -i "$CASE_DATA/$l.caw" -x 1024 "$d"
-	dd if="$d" bs=512 skip=110 count=1 iflag=direct 2>/dev/null | cmp -s -n 512 - "$CASE_DATA/$l.new" &&
-		v=written || v="not written"
+	blocks "$d" 110 1 "$CASE_DATA/$l.new" 0
+	[[ $B == unchanged ]] && v=written || v="not written"
 	kvo "$l" compare_and_write.match "$v"
 	cp "$CASE_DATA/$l.new" "$CASE_DATA/$l.mis"
 	read -r v < <(od -An -tu1 -j77 -N1 "$CASE_DATA/$l.new")
 	printf "\\$(printf '%03o' $(((v + 1) % 256)))" |
 		dd of="$CASE_DATA/$l.mis" bs=1 seek=77 conv=notrunc 2>/dev/null
 	head -c 512 "$CASE_DATA/$l.mis" | cat - "$CASE_DATA/$l.old" >"$CASE_DATA/$l.caw2"
-	sgrun "$l" caw-mis sg_compare_and_write -v -l 110 -n 1 -i "$CASE_DATA/$l.caw2" -x 1024 "$d"
-	dd if="$d" bs=512 skip=110 count=1 iflag=direct 2>/dev/null | cmp -s -n 512 - "$CASE_DATA/$l.new" &&
-		v=unchanged || v=changed
+	sgrun "$l" caw-mis sg_compare_and_write -vv -l 110 -n 1 -i "$CASE_DATA/$l.caw2" -x 1024 "$d"
+	blocks "$d" 110 1 "$CASE_DATA/$l.new" 0
+	[[ $B == unchanged ]] && v=unchanged || v=changed
 	grab 'Miscompare at byte offset: ([0-9]+)'
 	kvo "$l" compare_and_write.miscompare "offset $R, $v"
 	v=
@@ -104,16 +104,17 @@ probe() { # LUN DISK
 	R=$v
 	squeeze
 	kv "$l" compare_and_write.miscompare.sense "$R"
-	dd if="$d" of="$CASE_DATA/$l.caw3" bs=512 skip=111 count=2 iflag=direct 2>/dev/null
+	save "$d" 111 2 "$CASE_DATA/$l.caw3"
 	cat "$CASE_DATA/$l.new" >>"$CASE_DATA/$l.caw3"
 	sgrun "$l" caw2 sg_compare_and_write -v -l 111 -n 2 -i "$CASE_DATA/$l.caw3" -x 2048 "$d"
-	dd if="$d" bs=512 skip=111 count=2 iflag=direct 2>/dev/null | cmp -s -n 1024 - "$CASE_DATA/$l.new" &&
-		v=written || v="not written"
+	blocks "$d" 111 2 "$CASE_DATA/$l.new" 0
+	[[ $B == unchanged ]] && v=written || v="not written"
 	kvo "$l" compare_and_write.two_blocks "$v"
 	sgrun "$l" vpd-bl sg_vpd -p bl "$d"
 	grab 'Maximum compare and write length: *([0-9]+) blocks'
 	max=$R
-	sgrun "$l" caw-over sg_compare_and_write -v -l 0 -n $((max + 1)) -i "$CASE_DATA/ref.zero" \
+	head -c $(((max + 1) * 1024)) /dev/zero >"$CASE_DATA/$l.zero"
+	sgrun "$l" caw-over sg_compare_and_write -v -l 0 -n $((max + 1)) -i "$CASE_DATA/$l.zero" \
 		-x $(((max + 1) * 1024)) "$d"
 	kvo "$l" compare_and_write.over_max
 
@@ -121,7 +122,7 @@ probe() { # LUN DISK
 	# matching and not; 8 (then 9) blocks against one block of "A" (BYTCHK 3)
 	sgrun "$l" verify0 sg_verify -v -l 0 -c 64 "$d"
 	kvo "$l" verify.bytchk0
-	dd if="$d" of="$CASE_DATA/$l.blk" bs=512 skip=120 count=1 iflag=direct 2>/dev/null
+	save "$d" 120 1 "$CASE_DATA/$l.blk"
 	sgrun "$l" verify1 sg_verify -v -l 120 -c 1 -n 512 -i "$CASE_DATA/$l.blk" "$d"
 	kvo "$l" verify.bytchk1.match
 	sgrun "$l" verify1-mis sg_verify -v -l 120 -c 1 -n 512 -i "$CASE_DATA/pat.B" "$d"
@@ -146,9 +147,11 @@ probe() { # LUN DISK
 	# ---- FORMAT UNIT, waited for; then with IMMED, polled with TEST UNIT
 	# READY until the unit is ready again
 	sgrun "$l" format sg_format -v -Q -w --format "$d"
+	outcome
+	v=$O
 	blocks "$d" 0 2048
 	lba_status "$d" 0 "$l"
-	kvo "$l" format_unit.wait "$B, $S"
+	kv "$l" format_unit.wait "$v; $B, $S"
 	dd if="$src" of="$d" bs=64k count=1 oflag=direct conv=fsync 2>/dev/null || fail "writing $d"
 	sgrun "$l" format-immed sg_format -v -Q -e --format "$d"
 	outcome
@@ -157,8 +160,8 @@ probe() { # LUN DISK
 	blocks "$d" 0 2048
 	lba_status "$d" 0 "$l"
 	kv "$l" format_unit.immed "$v; $B, $S"
-	sgrun "$l" format-requests sg_requests -v --progress "$d"
-	kvo "$l" format_unit.immed.request_sense_after "${L[-1]}"
+	sgrun "$l" format-requests sg_requests --progress "$d"
+	kvo "$l" format_unit.immed.request_sense_after "${L[1]:-no progress indication}"
 }
 
 probe T "$DISK_T"
@@ -200,7 +203,7 @@ for l in T R; do
 	expect "$l" synchronize_cache10.range ok
 	expect "$l" synchronize_cache16.range ok
 	expect "$l" synchronize_cache10.past_end "illegal request: Logical block address out of range"
-	expect "$l" format_unit.immed.request_sense_after "ok; No indication of the completion condition"
+	expect "$l" format_unit.immed.request_sense_after "ok; no progress indication"
 done
 expect T format_unit.wait "ok; zero, 0+131072:d"
 expect T format_unit.immed "ok; zero, 0+131072:d"

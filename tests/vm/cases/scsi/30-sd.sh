@@ -12,13 +12,6 @@ scsi_setup ram
 src=$CASE_DATA/src.bin
 head -c 4M /dev/urandom >"$src"
 
-# alloc FILE: A is the KiB the backing file occupies.
-alloc() {
-	local st
-	read -r st < <(stat -c '%b %B' "$1")
-	A=$((${st% *} * ${st#* } / 1024))
-}
-
 probe_sysfs() { # LUN DISK
 	local l=$1 b=${2#/dev/} f v
 	for f in discard_max_bytes discard_max_hw_bytes discard_granularity write_same_max_bytes \

@@ -41,11 +41,11 @@ scsi_user_dev() {
 	mkdir -p "$dir" || fail "mkdir $dir"
 	printf 'dev_config=%s' "$cfg" >"$dir/control" || fail "dev_config=$cfg"
 	printf 'dev_size=%s' "$size" >"$dir/control" || fail "dev_size=$size"
-	for a in "$@"; do
-		write_timeout 10 "$dir/attrib/${a%%=*}" "${a#*=}"
+	for a in "$@"; do # (attributes of a disabled device: no waiting)
+		printf '%s' "${a#*=}" >"$dir/attrib/${a%%=*}" || fail "$a"
 	done
 	write_timeout "${ENABLE_TIMEOUT:-60}" "$dir/enable" 1
-	write_timeout 10 "$dir/wwn/vpd_unit_serial" "$serial"
+	printf '%s' "$serial" >"$dir/wwn/vpd_unit_serial" || fail "vpd_unit_serial"
 }
 
 # scsi_fileio_dev NAME FILE SIZE SERIAL: an in-kernel fileio backstore on a
@@ -59,9 +59,9 @@ scsi_fileio_dev() {
 	mkdir -p "$dir" || fail "mkdir $dir"
 	write_timeout 10 "$dir/control" "fd_dev_name=$file,fd_dev_size=$size,fd_buffered_io=1"
 	write_timeout 10 "$dir/enable" 1
-	write_timeout 10 "$dir/attrib/emulate_tpu" 1
-	write_timeout 10 "$dir/attrib/emulate_tpws" 1
-	write_timeout 10 "$dir/wwn/vpd_unit_serial" "$4"
+	printf 1 >"$dir/attrib/emulate_tpu" || fail "emulate_tpu"
+	printf 1 >"$dir/attrib/emulate_tpws" || fail "emulate_tpws"
+	printf '%s' "$4" >"$dir/wwn/vpd_unit_serial" || fail "vpd_unit_serial"
 }
 
 # scsi_setup [ram]: tcmud, the LUNs T (user:file f1, 64 MiB, write cache
@@ -121,9 +121,9 @@ sgrun() {
 	mapfile -t L <"$OUT"
 }
 
-# grab REGEX: R is group 1 of the first line of L that matches (bash ERE),
-# else empty (and returns 1).
-grab() {
+# has REGEX: R is group 1 of the first line of L that matches (bash ERE);
+# returns 1 (R empty) if none does.
+has() {
 	local line
 	R=
 	for line in "${L[@]}"; do
@@ -131,6 +131,9 @@ grab() {
 	done
 	return 1
 }
+
+# grab REGEX: like has, but never fails (R is empty without a match).
+grab() { has "$1" || true; }
 
 # squeeze: R with its runs of blanks made single spaces.
 squeeze() {
@@ -141,7 +144,7 @@ squeeze() {
 
 # kvg LUN KEY REGEX: kv of grab's result.
 kvg() {
-	grab "$3" || true
+	grab "$3"
 	kv "$1" "$2" "$R"
 }
 
@@ -150,7 +153,7 @@ kvtok() {
 	local l=$1 p=$2 n
 	shift 2
 	for n; do
-		if grab "(^|[ [])$n=([^] ]+)"; then
+		if has "(^|[ [])$n=([^] ]+)"; then
 			kv "$l" "$p.$n" "${BASH_REMATCH[2]}"
 		else
 			kv "$l" "$p.$n" ""
@@ -172,7 +175,7 @@ outcome() {
 	22) O="illegal request" ;; # sg3_utils: LBA out of range
 	*) O="exit $RC" ;;
 	esac
-	grab '^ *Additional sense: (.*)$' && O+=": $R"
+	if has '^ *Additional sense: (.*)$'; then O+=": $R"; fi
 }
 
 # kvo LUN KEY [EXTRA]: kv of the outcome of the last sgrun (and EXTRA).
@@ -181,27 +184,33 @@ kvo() {
 	kv "$1" "$2" "$O${3:+; $3}"
 }
 
-# Reference data for blocks_is, 1 MiB each.
-head -c 1M /dev/zero >"$CASE_DATA/ref.zero"
-tr '\0' A <"$CASE_DATA/ref.zero" >"$CASE_DATA/ref.A"
-tr '\0' B <"$CASE_DATA/ref.zero" >"$CASE_DATA/ref.B"
-
-# blocks DISK LBA COUNT [SRC]: B describes COUNT blocks read with O_DIRECT
-# (at most 1 MiB): "zero", "pattern A", "pattern B", "unchanged" (equal to
-# the same blocks of the file SRC), else "data".
-blocks() {
-	local n=$(($3 * 512)) t=$CASE_DATA/blocks.tmp r
-	dd if="$1" of="$t" bs=512 skip="$2" count="$3" iflag=direct 2>/dev/null
-	if [[ -n ${4:-} ]] && cmp -s -n "$n" -i "0:$(($2 * 512))" "$t" "$4"; then
-		B=unchanged
-		return
+# ask REQUEST...: Y is the answer of blocks.py (a coprocess started on
+# first use) to a request (see there: blocks, save, alloc).
+ask() {
+	if [[ -z ${BLOCKS_PY_PID:-} ]]; then
+		coproc BLOCKS_PY { exec /usr/bin/python3 -u "$SCSI_DIR/blocks.py"; }
+		BLOCKS_PY_IN=${BLOCKS_PY[1]} BLOCKS_PY_OUT=${BLOCKS_PY[0]}
 	fi
-	for r in zero A B; do
-		cmp -s -n "$n" "$t" "$CASE_DATA/ref.$r" || continue
-		[[ $r == zero ]] && B=zero || B="pattern $r"
-		return
-	done
-	B=data
+	echo "$*" >&"$BLOCKS_PY_IN"
+	read -r Y <&"$BLOCKS_PY_OUT" || fail "blocks.py died"
+	[[ $Y != error:* ]] || fail "blocks.py: $* -> $Y"
+}
+
+# blocks DISK LBA COUNT [FILE [FILE_LBA]]: B describes COUNT blocks read
+# with O_DIRECT: "unchanged" (equal to FILE from FILE_LBA, default LBA),
+# "zero", "pattern X" or "data".
+blocks() {
+	ask blocks "$@"
+	B=$Y
+}
+
+# save DISK LBA COUNT FILE: copies the blocks (O_DIRECT) to FILE.
+save() { ask save "$@"; }
+
+# alloc FILE: A is the KiB FILE occupies.
+alloc() {
+	ask alloc "$1"
+	A=$Y
 }
 
 # lba_status DISK LBA LUN: S is GET LBA STATUS from LBA as
