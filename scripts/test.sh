@@ -2,6 +2,7 @@
 # Builds tcmud with ASan + UBSan and runs the whole test suite with ctest:
 # unit tests, the ring simulator, and the real-kernel tests in a qemu VM.
 #   scripts/test.sh [ctest args...]   e.g. -L unit, -R ring, -LE vm
+# TCMU_TEST_SLOW=1 also runs the tests labelled slow (the VM churn case).
 # BUILD_DIR (default build-asan) selects the build tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,4 +13,7 @@ cmake --build "$BUILD_DIR" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd "$BUILD_DIR"
-ctest --output-on-failure "$@"
+# Tests labelled "slow" (see tests/vm/CMakeLists.txt) run with TCMU_TEST_SLOW=1.
+slow=(-LE slow)
+[[ ${TCMU_TEST_SLOW:-0} == 1 ]] && slow=()
+ctest --output-on-failure "${slow[@]}" "$@"
