@@ -58,15 +58,16 @@ out=$(dcall --nobody "$BUS_PATH/file" "$BUS_NAME.CheckConfig" "file/relative.img
 out=$(dcall --nobody "$BUS_PATH/file" org.freedesktop.DBus.Properties.Get "$BUS_NAME" ConfigDesc) ||
 	fail "nobody: Get ConfigDesc: $out"
 
-denied() { # WHAT OUTPUT
-	grep -q 'org.freedesktop.DBus.Error.AccessDenied' <<<"$2" || fail "nobody: $1 not denied: $2"
+denied() { # PATH METHOD ARGS...: nobody's call is refused by the bus policy
+	local out
+	out=$(dcall --nobody "$@") && fail "nobody: $2 not denied: $out"
+	grep -q 'org.freedesktop.DBus.Error.AccessDenied' <<<"$out" || fail "nobody: $2 not denied: $out"
 }
 HM=$BUS_PATH/HandlerManager1
-denied RegisterHandler "$(dcall --nobody "$HM" "$BUS_NAME.HandlerManager1.RegisterHandler" evil x)"
-denied UnregisterHandler "$(dcall --nobody "$HM" "$BUS_NAME.HandlerManager1.UnregisterHandler" file)"
-denied "HandlerManager1.ChangeMedium" \
-	"$(dcall --nobody "$HM" "$BUS_NAME.HandlerManager1.ChangeMedium" d1 1048576 file//x)"
-denied ChangeMedium "$(dcall --nobody "$BUS_PATH/file" "$BUS_NAME.ChangeMedium" d1 1048576 file//x)"
+denied "$HM" "$BUS_NAME.HandlerManager1.RegisterHandler" evil x
+denied "$HM" "$BUS_NAME.HandlerManager1.UnregisterHandler" file
+denied "$HM" "$BUS_NAME.HandlerManager1.ChangeMedium" d1 1048576 file//x
+denied "$BUS_PATH/file" "$BUS_NAME.ChangeMedium" d1 1048576 file//x
 # (root may: the registration ends with gdbus' connection)
 out=$(dcall "$HM" "$BUS_NAME.HandlerManager1.RegisterHandler" vmdemo "a demo") ||
 	fail "root: RegisterHandler: $out"

@@ -42,10 +42,10 @@ d1=$(lun_wait 1)
 log "LUNs: d1=$d0 r1=$d1"
 [[ $(blockdev --getsize64 "$d0") == $((1 << 30)) ]] || fail "$d0 is not 1 GiB"
 [[ $(blockdev --getsize64 "$d1") == $((64 << 20)) ]] || fail "$d1 is not 64 MiB"
-JOB=("${FIO_VERIFY[@]}" --rw=randwrite --bs=8k --iodepth=16 --size=32M --randseed=2024)
+JOB=("${FIO_VERIFY[@]}" --rw=randwrite --bs=8k --iodepth=16 --size=16M --randseed=2024)
 REVERIFY=("${JOB[@]/--do_verify=1/--verify_only=1}")
 fio_run d1 "${JOB[@]}" --filename="$d0"
-fio_run r1 "${FIO_VERIFY[@]}" --filename="$d1" --rw=randwrite --bs=4k --iodepth=8 --size=8M
+fio_run r1 "${FIO_VERIFY[@]}" --filename="$d1" --rw=randwrite --bs=4k --iodepth=8 --size=4M
 
 log "Device1 of d1"
 props=$(dcall "$BUS_PATH/Devices/d1" org.freedesktop.DBus.Properties.GetAll "$BUS_NAME.Device1") ||
@@ -55,7 +55,7 @@ grep -qF "'Handler': <'file'>" <<<"$props" || fail "Device1.Handler is not file:
 grep -qF "'Config': <'$IMG'>" <<<"$props" || fail "Device1.Config is not $IMG: $props"
 grep -qF "'Size': <uint64 $((1 << 30))>" <<<"$props" || fail "Device1.Size is not 1 GiB: $props"
 [[ $props =~ \'BytesWritten\':\ \<uint64\ ([0-9]+)\> ]] || fail "no BytesWritten: $props"
-((BASH_REMATCH[1] >= 32 << 20)) || fail "BytesWritten ${BASH_REMATCH[1]} < the 32 MiB fio wrote"
+((BASH_REMATCH[1] >= 16 << 20)) || fail "BytesWritten ${BASH_REMATCH[1]} < the 16 MiB fio wrote"
 out=$(dcall --nobody "$BUS_PATH/Devices/d1" org.freedesktop.DBus.Properties.Get \
 	"$BUS_NAME.Device1" CommandsCompleted) || fail "nobody cannot read Device1: $out"
 

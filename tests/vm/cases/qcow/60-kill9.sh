@@ -12,15 +12,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/qcow.bash"
 qcow_setup
 D=$CASE_DATA
 CYCLES=${KILL_CYCLES:-3}
-qemu-img create -q -f qcow2 -o compat=1.1,cluster_size=64k "$D/k1.qcow2" 128M
-qemu-img create -q -f qcow2 -o compat=1.1,cluster_size=64k,lazy_refcounts=on "$D/k2.qcow2" 128M
+qemu-img create -q -f qcow2 -o compat=1.1,cluster_size=64k "$D/k1.qcow2" 64M
+qemu-img create -q -f qcow2 -o compat=1.1,cluster_size=64k,lazy_refcounts=on "$D/k2.qcow2" 64M
 d1=$(qcow_attach k1 "$D/k1.qcow2" 0)
 d2=$(qcow_attach k2 "$D/k2.qcow2" 1)
-# cycle_job N [FIO-ARGS...]: the fio job of cycle N (its own 40M region of
+# cycle_job N [FIO-ARGS...]: the fio job of cycle N (its own 20M region of
 # each LUN) in JOB.
 cycle_job() {
-	JOB=("${FIO_VERIFY[@]}" --rw=randwrite --bs=8k --iodepth=16 --offset=$((($1 - 1) * 40))M
-		--size=40M --io_size=12M --randseed=$((6060 + $1)) "${@:2}"
+	JOB=("${FIO_VERIFY[@]}" --rw=randwrite --bs=8k --iodepth=16 --offset=$((($1 - 1) * 20))M
+		--size=20M --io_size=8M --randseed=$((6060 + $1)) "${@:2}"
 		--name=a --filename="$d1" --name=b --filename="$d2")
 }
 
