@@ -4,37 +4,69 @@
  * GROUPS (SPC-4 6.37, 6.46) from the configfs ALUA groups of the device
  * (core/<hba>/<dev>/alua/<group>/), read when asked.
  *
- * Limits: TCMU does not tell through which target port a command came, nor
- * the relative port identifiers of the group members (they live outside
- * the device's configfs directory), so descriptors list no target ports.
+ * The target ports of a group are the LUNs its "members" file lists; their
+ * relative target port identifiers are read from each LUN's statistics
+ * (outside the device's directory: scsi_cfgfs.read_port_attr).
+ *
+ * Limit: TCMU does not tell through which target port a command came.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "scsi_priv.h"
 
-/* Lines in a configfs "members" file (one per LUN of the group). */
-static uint8_t count_members(struct tcmu_device *dev, const char *group)
+/* The relative target port identifier of a group member (0: unknown). */
+static uint16_t member_port(const char *member)
+{
+	char buf[32], *end;
+	unsigned long v;
+
+	if (!scsi_cfgfs.read_port_attr ||
+	    scsi_cfgfs.read_port_attr(member, "statistics/scsi_port/indx", buf,
+				      sizeof(buf)) <= 0)
+		return 0;
+	v = strtoul(buf, &end, 10);
+	return end != buf && !*end && v <= 0xffff ? (uint16_t)v : 0;
+}
+
+/*
+ * The members of the group @group (the lines of its configfs "members"
+ * file, one per exported LUN, i.e. per target port): count them into
+ * @g->nr_members and list the relative target port ids that can be read
+ * (statistics/scsi_port/indx of each LUN) in @g->ports.
+ */
+static void read_members(struct tcmu_device *dev, const char *group,
+			 struct scsi_alua_group *g)
 {
 	char path[256], buf[4096];
 	unsigned int n = 0;
 	int len;
 
+	g->nr_members = 0;
+	g->nr_ports = 0;
 	len = snprintf(path, sizeof(path), "alua/%s/members", group);
 	if (len < 0 || (size_t)len >= sizeof(path))
-		return 0;
+		return;
 	if (scsi_cfgfs.read_attr(&dev->info, path, buf, sizeof(buf)) <= 0)
-		return 0;
-	for (const char *p = buf; *p;) {
-		const char *nl = strchr(p, '\n');
+		return;
+	for (char *p = buf; *p;) {
+		char *nl = strchr(p, '\n');
+		uint16_t port;
 
-		if ((nl ? nl : p + strlen(p)) > p)
+		if (nl)
+			*nl = '\0';
+		if (*p) {
 			n++;
+			port = member_port(p);
+			if (port && g->nr_ports < SCSI_MAX_ALUA_PORTS)
+				g->ports[g->nr_ports++] = port;
+		}
 		if (!nl)
 			break;
 		p = nl + 1;
 	}
-	return (uint8_t)SCSI_MIN(n, 255u);
+	g->nr_members = (uint8_t)SCSI_MIN(n, 255u);
 }
 
 /*
@@ -61,21 +93,25 @@ int alua_read_groups(struct tcmu_device *dev, struct scsi_alua_group *out,
 		memset(&out[i], 0, sizeof(out[i]));
 		out[i].g = g[i];
 		out[i].access_type = (uint8_t)((g[i].tpgs & 0x3) << 4);
-		out[i].nr_members = count_members(dev, g[i].name);
+		read_members(dev, g[i].name, &out[i]);
 	}
 	return n;
 }
 
+/* Header, then per group a descriptor and its relative target port ids. */
+#define RTPG_MAX_LEN (8 + (8 + 4 * SCSI_MAX_ALUA_PORTS) * SCSI_MAX_ALUA_GROUPS)
+
 /*
  * REPORT TARGET PORT GROUPS: one descriptor per group with its state,
- * preference and supported states; length-only or extended header.
+ * preference, supported states and the relative ids of its target ports;
+ * length-only or extended header.
  */
 void spc_report_tpgs(struct tcmu_cmd *cmd)
 {
 	struct scsi_alua_group g[SCSI_MAX_ALUA_GROUPS];
 	int fmt = cmd->cdb[1] >> 5;
 	size_t alloc = tcmu_get_be32(&cmd->cdb[6]);
-	uint8_t buf[8 + 8 * SCSI_MAX_ALUA_GROUPS] = { 0 };
+	uint8_t buf[RTPG_MAX_LEN] = { 0 };
 	size_t off;
 	int n;
 
@@ -96,8 +132,13 @@ void spc_report_tpgs(struct tcmu_cmd *cmd)
 				 (g[i].g.state & 0x0f));
 		d[1] = g[i].g.supported;
 		tcmu_put_be16(&d[2], g[i].g.id);
-		d[7] = 0; /* TARGET PORT COUNT (see above) */
+		d[7] = g[i].nr_ports; /* TARGET PORT COUNT */
 		off += 8;
+		for (unsigned int p = 0; p < g[i].nr_ports; p++) {
+			/* relative target port descriptor: obsolete, id */
+			tcmu_put_be16(&buf[off + 2], g[i].ports[p]);
+			off += 4;
+		}
 	}
 	tcmu_put_be32(&buf[0], (uint32_t)(off - 4));
 	scsi_data_in(cmd, buf, off, alloc);

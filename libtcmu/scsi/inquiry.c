@@ -5,8 +5,12 @@
  * product, revision, unit serial) read lazily from configfs.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "scsi_priv.h"
 
@@ -30,16 +34,74 @@ static int default_read_alua(const struct tcmu_device_info *info,
 	return tcmu_cfgfs_read_alua(info, groups, max);
 }
 
+/* A path component the kernel could have made: no '/', not . or .. */
+static bool port_name_ok(const char *s, size_t n)
+{
+	return n && memchr(s, '/', n) == NULL && !(n == 1 && s[0] == '.') &&
+	       !(n == 2 && s[0] == '.' && s[1] == '.');
+}
+
+/*
+ * default_read_port_attr — reads <root>/<fabric>/<wwn>/<tpgt>/lun/<lun>/
+ * <attr> for a members line "<fabric>/<wwn>/<tpgt>/<lun>" (<root> as
+ * tcmu_cfgfs_read_attr: $TCMU_CONFIGFS_ROOT or /sys/kernel/config/target).
+ * Any thread; may block briefly. Returns the length (trailing newlines cut)
+ * or -errno.
+ */
+static int default_read_port_attr(const char *member, const char *attr,
+				  char *buf, size_t size)
+{
+	const char *root = secure_getenv("TCMU_CONFIGFS_ROOT");
+	const char *c[4], *p = member;
+	size_t len[4];
+	char path[1024];
+	ssize_t n;
+	int fd, l;
+
+	for (int i = 0; i < 4; i++) {
+		const char *slash = strchr(p, '/');
+
+		c[i] = p;
+		len[i] = slash ? (size_t)(slash - p) : strlen(p);
+		if (!port_name_ok(c[i], len[i]) || (i < 3) != (slash != NULL))
+			return -EINVAL;
+		p = slash ? slash + 1 : p;
+	}
+	if (strstr(attr, "..") || size < 2)
+		return -EINVAL;
+	l = snprintf(path, sizeof(path), "%s/%.*s/%.*s/%.*s/lun/%.*s/%s",
+		     root && *root ? root : "/sys/kernel/config/target",
+		     (int)len[0], c[0], (int)len[1], c[1], (int)len[2], c[2],
+		     (int)len[3], c[3], attr);
+	if (l < 0 || (size_t)l >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	buf[n] = '\0';
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return (int)n;
+}
+
 static const struct scsi_cfgfs_ops default_cfgfs = {
 	.read_attr = default_read_attr,
 	.write_attr = default_write_attr,
 	.read_alua = default_read_alua,
+	.read_port_attr = default_read_port_attr,
 };
 
 struct scsi_cfgfs_ops scsi_cfgfs = {
 	.read_attr = default_read_attr,
 	.write_attr = default_write_attr,
 	.read_alua = default_read_alua,
+	.read_port_attr = default_read_port_attr,
 };
 
 /* scsi_test_set_cfgfs — see scsi_priv.h. Unit tests only. */

@@ -126,11 +126,15 @@ struct scsi_cstate {
 	int step;
 };
 
+#define SCSI_MAX_ALUA_PORTS 16 /* target ports listed per group */
+
 /* One ALUA target port group as we report it. */
 struct scsi_alua_group {
 	struct tcmu_alua_group g;
 	uint8_t access_type;      /* INQUIRY byte 5 TPGS bits: 0x10 implicit, 0x20 explicit */
 	uint8_t nr_members;       /* LUNs (ports) listed in its members file */
+	uint8_t nr_ports;         /* of which the relative port id is known: */
+	uint16_t ports[SCSI_MAX_ALUA_PORTS]; /* relative target port ids */
 };
 
 /* SCSI core per-device state (dev->scsi). */
@@ -177,6 +181,14 @@ struct scsi_cfgfs_ops {
 			  const char *path, const char *val);
 	int (*read_alua)(const struct tcmu_device_info *info,
 			 struct tcmu_alua_group *groups, size_t max);
+	/*
+	 * read_port_attr — attribute @attr (e.g. "statistics/scsi_port/indx")
+	 * of the exported LUN that a line of an ALUA group's members file
+	 * names ("<fabric>/<wwn>/tpgt_<n>/lun_<m>"), like read_attr. May be
+	 * NULL (the ports are then unknown).
+	 */
+	int (*read_port_attr)(const char *member, const char *attr, char *buf,
+			      size_t size);
 };
 extern struct scsi_cfgfs_ops scsi_cfgfs;
 
@@ -417,7 +429,8 @@ void sbc_format_unit(struct tcmu_cmd *cmd);
 /* alua.c */
 void spc_report_tpgs(struct tcmu_cmd *cmd);
 void spc_set_tpgs(struct tcmu_cmd *cmd);
-int vpd_port_group(struct tcmu_device *dev);
+/* vpd_port_group — the group (and the only port, or 0) to report. */
+int vpd_port_group(struct tcmu_device *dev, uint16_t *port);
 int alua_read_groups(struct tcmu_device *dev, struct scsi_alua_group *g,
 		     size_t max);
 /* xcopy.c */

@@ -40,22 +40,31 @@ static int page_80(struct tcmu_device *dev, uint8_t *b, size_t size)
 /*
  * The target port group to report: TCMU does not tell which port a
  * command came through, so take the only group that has member ports, or
- * else the first one (default_tg_pt_gp). -1 without ALUA groups.
+ * else the first one (default_tg_pt_gp). -1 without ALUA groups. *@port
+ * is the relative target port id of the LUN's only port, 0 when it has
+ * several or its id is unknown.
  */
-int vpd_port_group(struct tcmu_device *dev)
+int vpd_port_group(struct tcmu_device *dev, uint16_t *port)
 {
 	struct scsi_alua_group g[SCSI_MAX_ALUA_GROUPS];
 	int n = alua_read_groups(dev, g, SCSI_ARRAY_SIZE(g));
 	int with_members = 0, pick = -1;
+	unsigned int members = 0;
 
+	*port = 0;
 	if (n <= 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
+		members += g[i].nr_members;
 		if (g[i].nr_members) {
 			with_members++;
 			pick = g[i].g.id;
+			if (g[i].nr_ports == 1)
+				*port = g[i].ports[0];
 		}
 	}
+	if (members != 1)
+		*port = 0;
 	return with_members == 1 ? pick : g[0].g.id;
 }
 
@@ -64,6 +73,7 @@ static int page_83(struct tcmu_device *dev, uint8_t *b, size_t size)
 	char serial[256], vendor[64], product[64], name[40];
 	uint8_t naa[16];
 	size_t off = 4, n;
+	uint16_t port;
 	int group;
 
 	vpd_get_serial(dev, serial, sizeof(serial));
@@ -99,16 +109,16 @@ static int page_83(struct tcmu_device *dev, uint8_t *b, size_t size)
 	off += 4 + n;
 
 	/*
-	 * Relative target port identifier, target port association. The
-	 * port is not known to TCMU; LIO numbers a target's first port 1.
+	 * Relative target port identifier, target port association. TCMU
+	 * does not tell through which port the command came: the LUN's only
+	 * port if it has one, else 1 (LIO numbers a target's first port 1).
 	 */
+	group = vpd_port_group(dev, &port);
 	b[off] = 0x01;     /* binary */
 	b[off + 1] = 0x14; /* ASSOCIATION: target port, TYPE: relative port */
 	b[off + 3] = 4;
-	tcmu_put_be16(&b[off + 6], 1);
+	tcmu_put_be16(&b[off + 6], port ? port : 1);
 	off += 8;
-
-	group = vpd_port_group(dev);
 
 	/* Target port group. */
 	if (group >= 0) {

@@ -13,14 +13,33 @@ static uint8_t tpgs = TCMU_ALUA_TPGS_IMPLICIT | TCMU_ALUA_TPGS_EXPLICIT;
 static char written_path[128], written_val[16];
 static int write_ret;
 
+static int nr_members = 2;
+
 static int fake_read_attr(const struct tcmu_device_info *info,
 			  const char *path, char *buf, size_t size)
 {
 	if (!strcmp(path, "alua/ao/members")) {
-		snprintf(buf, size, "iscsi/iqn.x/tpgt_1/lun_0\niscsi/iqn.x/tpgt_2/lun_0");
+		snprintf(buf, size, "%s", nr_members == 1 ?
+			 "iscsi/iqn.x/tpgt_2/lun_0\n" :
+			 "iscsi/iqn.x/tpgt_1/lun_0\niscsi/iqn.x/tpgt_2/lun_0");
 		return (int)strlen(buf);
 	}
 	return -ENOENT;
+}
+
+/* The relative target port ids of the LUNs: 3 and 4. */
+static int fake_read_port_attr(const char *member, const char *attr,
+			       char *buf, size_t size)
+{
+	if (strcmp(attr, "statistics/scsi_port/indx"))
+		return -ENOENT;
+	if (!strcmp(member, "iscsi/iqn.x/tpgt_1/lun_0"))
+		snprintf(buf, size, "3");
+	else if (!strcmp(member, "iscsi/iqn.x/tpgt_2/lun_0"))
+		snprintf(buf, size, "4");
+	else
+		return -ENOENT;
+	return (int)strlen(buf);
 }
 
 static int fake_write_attr(const struct tcmu_device_info *info,
@@ -53,9 +72,17 @@ static const struct scsi_cfgfs_ops fake = {
 	.read_alua = fake_read_alua,
 };
 
+static const struct scsi_cfgfs_ops fake_ports = {
+	.read_attr = fake_read_attr,
+	.write_attr = fake_write_attr,
+	.read_alua = fake_read_alua,
+	.read_port_attr = fake_read_port_attr,
+};
+
 static int setup(void **state)
 {
 	scsi_test_set_cfgfs(&fake);
+	nr_members = 2;
 	nr_groups = 2;
 	tpgs = TCMU_ALUA_TPGS_IMPLICIT | TCMU_ALUA_TPGS_EXPLICIT;
 	write_ret = 0;
@@ -109,6 +136,66 @@ static void test_report(void **state)
 	t_expect_good(&c);
 	assert_int_equal(tcmu_get_be32(&c.buf[0]), 16);
 	t_cmd_free(&c);
+	t_dev_free(t);
+}
+
+/* The relative target port id in VPD page 83h (0: none there). */
+static uint16_t vpd83_relative_port(struct tdev *t)
+{
+	uint8_t cdb[6] = { TCMU_SCSI_OP_INQUIRY, 0x01, 0x83, 0x01, 0x00, 0 };
+	uint16_t port = 0;
+	struct tcmd c;
+
+	t_run(t, &c, cdb, 6, 256);
+	t_expect_good(&c);
+	for (size_t off = 4; off + 4 <= 4u + tcmu_get_be16(&c.buf[2]);
+	     off += 4u + c.buf[off + 3])
+		if ((c.buf[off + 1] & 0x3f) == 0x14) /* target port, relative */
+			port = tcmu_get_be16(&c.buf[off + 6]);
+	t_cmd_free(&c);
+	return port;
+}
+
+/*
+ * The target ports of a group are its members' relative port ids (read
+ * from each LUN's statistics); VPD 83h names the LUN's port when it has
+ * only one.
+ */
+static void test_report_ports(void **state)
+{
+	struct tdev *t;
+	struct tcmd c;
+
+	scsi_test_set_cfgfs(&fake_ports);
+	t = t_ready(BS, NB, 0);
+	rtpg(t, &c, 0, 256);
+	t_expect_good(&c);
+	assert_int_equal(tcmu_get_be32(&c.buf[0]), 8 + 8 + 2 * 4);
+	assert_int_equal(c.buf[11], 0);             /* default group: no ports */
+	assert_int_equal(tcmu_get_be16(&c.buf[14]), 17);
+	assert_int_equal(c.buf[19], 2);             /* TARGET PORT COUNT */
+	assert_int_equal(tcmu_get_be16(&c.buf[22]), 3);
+	assert_int_equal(tcmu_get_be16(&c.buf[26]), 4);
+	assert_int_equal(c.cmd.read_len, 28);
+	t_cmd_free(&c);
+	assert_int_equal(vpd83_relative_port(t), 1); /* two ports: unknown */
+
+	nr_members = 1;
+	rtpg(t, &c, 1, 256);
+	t_expect_good(&c);
+	assert_int_equal(tcmu_get_be32(&c.buf[0]), 4 + 8 + 8 + 4);
+	assert_int_equal(c.buf[23], 1);
+	assert_int_equal(tcmu_get_be16(&c.buf[26]), 4);
+	t_cmd_free(&c);
+	assert_int_equal(vpd83_relative_port(t), 4);
+
+	/* Without the statistics the ports stay unknown. */
+	scsi_test_set_cfgfs(&fake);
+	rtpg(t, &c, 0, 256);
+	assert_int_equal(tcmu_get_be32(&c.buf[0]), 16);
+	assert_int_equal(c.buf[19], 0);
+	t_cmd_free(&c);
+	assert_int_equal(vpd83_relative_port(t), 1);
 	t_dev_free(t);
 }
 
@@ -196,6 +283,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_report, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set, setup, teardown),
 	};
