@@ -364,6 +364,8 @@ expect T rsoc.all.list "00 03 04 08 0a 12 15 1a 1b 1e 25 28 2a 2e 2f 35 41 42 55
 expect T rsoc.one.0x93 "ok; 93 ff ff ff ff ff ff ff ff ff ff ff ff ff 00 00"
 expect T rtpg "ok; group 0x0"
 expect T rtpg.state "0x00 (active/optimized)"
+expect T rtpg.target_port_count 01 # the tcm_loop port (LUN 0: relative port 1)
+expect T rtpg.relative_port_ids 0x01
 expect T request_sense.fixed "ok; Fixed, No Sense"
 expect T request_sense.descriptor "ok; Descriptor, No Sense"
 
