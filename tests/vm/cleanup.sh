@@ -10,13 +10,15 @@ _comm() {
 	echo "$c"
 }
 
-# _pgrp_pids PGID: the processes of a process group (from /proc/*/stat:
-# after the ")" that ends the command name come state, ppid, pgrp).
+# _pgrp_pids PGID: the live processes of a process group (from
+# /proc/*/stat: after the ")" that ends the command name come state, ppid,
+# pgrp).
 _pgrp_pids() {
 	local f st
 	for f in /proc/[0-9]*/stat; do
 		read -r st 2>/dev/null <"$f" || continue
 		st=${st##*) }
+		[[ ${st:0:1} != Z ]] || continue # (a zombie is gone already)
 		st=${st#* }
 		st=${st#* }
 		[[ ${st%% *} == "$1" ]] || continue

@@ -104,10 +104,42 @@ to_bytes() {
 	esac
 }
 
+# pid_alive PID: does PID run?  (Not "kill -0": bash may leave an exited
+# child unreaped for a while, and kill -0 succeeds on a zombie.)
+pid_alive() {
+	local st
+	read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+	st=${st##*) }
+	[[ ${st:0:1} != Z ]]
+}
+
 # wait_gone SECONDS PID: waits until PID (a child or not) has exited.
 wait_gone() {
-	_pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+	_pid_gone() { ! pid_alive "$1"; }
 	retry_until "$1" _pid_gone "$2"
+}
+
+# hang_report PID WHAT: records a writer stuck in the kernel: its kernel
+# stack, the kernel stacks of every tcmud thread and the kernel's list of
+# blocked tasks (sysrq w, in the kernel log), in $CASE_DIR/hung.txt.
+hang_report() {
+	local pid=$1 what=$2 t p c
+	echo "$what" >>"$CASE_DIR/hung"
+	{
+		echo "=== $what: pid $pid, kernel stack:"
+		echo "$(<"/proc/$pid/stack")"
+		for p in /proc/[0-9]*; do
+			read -r c 2>/dev/null <"$p/comm" || continue
+			[[ $c == tcmud || $c == tcmu-runner ]] || continue
+			for t in "$p"/task/*; do
+				read -r c 2>/dev/null <"$t/comm"
+				echo "=== ${p#/proc/} thread ${t##*/} ($c):"
+				echo "$(<"$t/stack")"
+			done
+		done
+	} >>"$CASE_DIR/hung.txt" 2>&1
+	echo w >/proc/sysrq-trigger 2>/dev/null || true
+	cat "$CASE_DIR/hung.txt" >&2
 }
 
 # write_timeout SECONDS FILE VALUE: writes VALUE to FILE (configfs/sysfs)
@@ -119,7 +151,7 @@ write_timeout() {
 	(printf '%s' "$value" >"$file") 2>"$CASE_DIR/write.err" &
 	pid=$!
 	if ! wait_gone "$secs" "$pid"; then
-		echo "$file" >>"$CASE_DIR/hung"
+		hang_report "$pid" "'$value' > $file"
 		fail "configfs writer hung for ${secs}s: '$value' > $file"
 	fi
 	wait "$pid" || rc=$?
@@ -157,7 +189,7 @@ user_dev_add() {
 # user_dev_attr NAME ATTR [VALUE]: reads (or writes) attrib/ATTR of a user device.
 user_dev_attr() {
 	local f=$CFS/core/user_$USER_HBA/$1/attrib/$2
-	if (($# > 2)); then write_timeout 10 "$f" "$3"; else cat "$f"; fi
+	if (($# > 2)); then write_timeout 10 "$f" "$3"; else printf '%s\n' "$(<"$f")"; fi
 }
 
 # user_dev_uio NAME: prints /dev/uioN of the user device NAME (its UIO name
@@ -180,7 +212,7 @@ user_dev_del() {
 	bb rmdir "$dir" 2>"$CASE_DIR/rmdir.err" &
 	pid=$!
 	if ! wait_gone "${REMOVE_TIMEOUT:-60}" "$pid"; then
-		echo "$dir" >>"$CASE_DIR/hung"
+		hang_report "$pid" "rmdir $dir"
 		fail "rmdir $dir hung"
 	fi
 	wait "$pid" || fail "rmdir $dir: $(cat "$CASE_DIR/rmdir.err")"
@@ -402,12 +434,12 @@ tcmud_wait_ready() {
 	grp=$TCM_USER_GROUP
 	[[ -n $grp ]] || fail "cannot find the TCM-USER netlink group (genl ctrl get)"
 	_ready() {
-		kill -0 "$pid" 2>/dev/null || return 0 # (checked below)
+		pid_alive "$pid" || return 0 # (checked below)
 		_nl_subscribed "$pid" "$((grp))" && _serves_all "$pid"
 	}
 	retry_until "${TCMUD_READY_TIMEOUT:-60}" _ready ||
 		fail "tcmud (pid $pid) not ready after ${TCMUD_READY_TIMEOUT:-60}s: not listening to TCM-USER or not serving every /dev/uio*"
-	kill -0 "$pid" 2>/dev/null || {
+	pid_alive "$pid" || {
 		tail -n 30 "$TCMUD_LOG" >&2
 		fail "tcmud exited during start-up"
 	}
@@ -415,17 +447,16 @@ tcmud_wait_ready() {
 
 # tcmud_alive [PID]: fails unless tcmud (default $TCMUD_PID) still runs.
 tcmud_alive() {
-	kill -0 "${1:-$TCMUD_PID}" 2>/dev/null || fail "tcmud (pid ${1:-$TCMUD_PID}) died"
+	pid_alive "${1:-$TCMUD_PID}" || fail "tcmud (pid ${1:-$TCMUD_PID}) died"
 }
 
 # tcmud_stop [PID]: SIGTERM, waits up to TCMUD_STOP_TIMEOUT (30 s) and
 # fails unless it exited with status 0.
 tcmud_stop() {
 	local pid=${1:-$TCMUD_PID} rc=0
-	kill -0 "$pid" 2>/dev/null || fail "tcmud (pid $pid) was already gone before SIGTERM"
+	pid_alive "$pid" || fail "tcmud (pid $pid) was already gone before SIGTERM"
 	kill -TERM "$pid"
-	_gone() { ! kill -0 "$pid" 2>/dev/null; }
-	retry_until "${TCMUD_STOP_TIMEOUT:-30}" _gone ||
+	wait_gone "${TCMUD_STOP_TIMEOUT:-30}" "$pid" ||
 		fail "tcmud (pid $pid) still runs ${TCMUD_STOP_TIMEOUT:-30}s after SIGTERM"
 	wait "$pid" 2>/dev/null || rc=$?
 	((rc == 0 || rc == 127)) || fail "tcmud (pid $pid) exited with status $rc after SIGTERM"

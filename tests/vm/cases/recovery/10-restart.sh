@@ -21,7 +21,7 @@ for ((c = 1; c <= CYCLES; c++)); do
 	log "cycle $c: fio (write + verify) on $d1 $d2, then kill -9 tcmud"
 	fio_bg "cycle$c" "${JOB[@]}"
 	sleep 1.5
-	kill -0 "$FIO_PID" 2>/dev/null || fail "fio finished before the kill: make it longer"
+	pid_alive "$FIO_PID" || fail "fio finished before the kill: make it longer"
 	tcmud_kill9
 	sleep 1
 	tcmud_start # waits until both /dev/uio* are open again

@@ -11,12 +11,12 @@ d2=$(loop_lun_add 1 "user_$USER_HBA/t2")
 fio_bg busy "${FIO_VERIFY[@]}" --rw=randwrite --bs=16k --iodepth=16 --size=24M \
 	--name=a --filename="$d1" --name=b --filename="$d2"
 sleep 1.5
-kill -0 "$FIO_PID" 2>/dev/null || fail "fio finished before SIGTERM: make it longer"
+pid_alive "$FIO_PID" || fail "fio finished before SIGTERM: make it longer"
 old=$TCMUD_PID
 log "SIGTERM tcmud (pid $old) with I/O running"
 tcmud_stop "$old"
 [[ -z $(sanitizer_reports) ]] || fail "sanitizer report from the stopped tcmud"
-kill -0 "$FIO_PID" 2>/dev/null || log "(fio finished during the shutdown)"
+pid_alive "$FIO_PID" || log "(fio finished during the shutdown)"
 tcmud_start
 log "new tcmud (pid $TCMUD_PID) serves both devices"
 fio_wait "$FIO_PID"
