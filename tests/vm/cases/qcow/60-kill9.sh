@@ -27,8 +27,12 @@ cycle_job() {
 for ((c = 1; c <= CYCLES; c++)); do
 	log "cycle $c: fio (write + verify) on $d1 $d2, then kill -9 tcmud"
 	cycle_job "$c"
+	size0=$(bb stat -c %s "$D/k1.qcow2")
 	fio_bg "cycle$c" "${JOB[@]}"
-	sleep 1.5
+	# (kill once writes allocate: the image file grows)
+	_grew() { (($(bb stat -c %s "$D/k1.qcow2") > size0 + (4 << 16))); }
+	retry_until 60 _grew || fail "cycle $c: k1.qcow2 does not grow under fio"
+	nap 0.5
 	kill -0 "$FIO_PID" 2>/dev/null || fail "fio finished before the kill: make it longer"
 	tcmud_kill9
 	qimg_check "$D/k1.qcow2" "k1 after kill $c" 1
