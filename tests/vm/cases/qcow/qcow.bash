@@ -134,6 +134,7 @@ discard_some() {
 				/dev/zero >/dev/null || fail "$disk: $len bytes at $off do not read as zeroes after UNMAP (LBPRZ=1)"
 		fi
 	done
+	log "$disk: 3 ranges unmapped (LBPRZ=${lbprz:-?})"
 }
 
 # qcow_roundtrip NAME IMAGE LUN [FIO-ARGS...]: the whole proof for one
