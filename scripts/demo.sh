@@ -54,7 +54,8 @@ for job in "randwrite 4k 16M" "randrw 64k 32M" "write $max 64M"; do
 	fio_run "demo-$1" "${FIO_VERIFY[@]}" --filename="$disk" --rw="$1" --bs="$2" \
 		--iodepth=16 --size="$3"
 	rates=$(grep -E '^ +(read|write): IOPS' "$CASE_DIR/fio.demo-$1.out" |
-		sed -E 's/^ *(read|write): IOPS=([^,]*), BW=([^ ]*).*/\1 \2 IOPS \3/' | tr '\n' ';')
+		sed -E 's/^ *(read|write): IOPS=([^,]*), BW=([^ ]*).*/\1 \2 IOPS \3/' |
+		paste -sd';' | sed 's/;/; /g')
 	echo "  $rates"
 	summary+=("$(printf '%-9s bs=%-6s %-4s %s' "$1" "$2" "$3" "$rates")")
 done
