@@ -14,13 +14,16 @@ d1=$(loop_lun_add 0 "user_$USER_HBA/r1")
 d2=$(loop_lun_add 1 "user_$USER_HBA/r2")
 # (sd's own command time-out stays at 30 s; the kernel's TCMU time-out too:
 # a restarted daemon must make the stuck commands retryable long before)
+# (rate-limited so that the write phase lasts >2.5 s even with KVM: the
+# kill must land in it; slower machines only make it longer)
 JOB=("${FIO_VERIFY[@]}" --rw=randwrite --bs=16k --iodepth=16 --size=16M --randseed=4242
+	--rate_iops=400,400
 	--name=a --filename="$d1" --name=b --filename="$d2")
 
 for ((c = 1; c <= CYCLES; c++)); do
 	log "cycle $c: fio (write + verify) on $d1 $d2, then kill -9 tcmud"
 	fio_bg "cycle$c" "${JOB[@]}"
-	sleep 1.5
+	sleep 1
 	pid_alive "$FIO_PID" || fail "fio finished before the kill: make it longer"
 	tcmud_kill9
 	sleep 1

@@ -8,9 +8,10 @@ user_dev_add t1 "file/$CASE_DATA/t1.img" 64M
 user_dev_add t2 "file/$CASE_DATA/t2.img" 64M
 d1=$(loop_lun_add 0 "user_$USER_HBA/t1")
 d2=$(loop_lun_add 1 "user_$USER_HBA/t2")
-fio_bg busy "${FIO_VERIFY[@]}" --rw=randwrite --bs=16k --iodepth=16 --size=24M \
+# (rate-limited: the write phase lasts >3 s even with KVM)
+fio_bg busy "${FIO_VERIFY[@]}" --rw=randwrite --bs=16k --iodepth=16 --size=24M --rate_iops=500,500 \
 	--name=a --filename="$d1" --name=b --filename="$d2"
-sleep 1.5
+sleep 1
 pid_alive "$FIO_PID" || fail "fio finished before SIGTERM: make it longer"
 old=$TCMUD_PID
 log "SIGTERM tcmud (pid $old) with I/O running"
