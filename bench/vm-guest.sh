@@ -175,7 +175,7 @@ run_jobs() {
 		s1=$(sys_ticks)
 		((pid)) && d1=$(pid_ticks "$pid")
 		perf_stop "$target.$job"
-		((pid)) && ! kill -0 "$pid" 2>/dev/null && fail "the daemon of $target died during $job"
+		((pid)) && ! pid_alive "$pid" && fail "the daemon of $target died during $job"
 		"$PY" -c "$FIOPARSE" "$target" "$job" "$CASE_DIR/fio.json" \
 			"$([[ $pid == 0 ]] && echo - || echo $((d1 - d0)))" $((s1 - s0)) "$HZ"
 		diag "$target" "$job" "$pid" --name="$job" --filename="$disk" --rw="$rw" --bs="$bs" \

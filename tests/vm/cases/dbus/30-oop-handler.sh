@@ -54,7 +54,7 @@ fio_run m1 "${JOB[@]}"
 log "tcmud stops: the program keeps serving"
 tcmud_term
 fio_run m1-alone "${JOB[@]/--do_verify=1/--verify_only=1}"
-kill -0 "$oop" || fail "the program died with tcmud"
+pid_alive "$oop" || fail "the program died with tcmud"
 log "tcmud activated again; the program registers again"
 out=$(dcall "$BUS_PATH" org.freedesktop.DBus.Peer.Ping) || fail "activation by a Ping: $out"
 pid2=$(tcmud_pid)

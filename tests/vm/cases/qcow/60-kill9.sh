@@ -33,7 +33,7 @@ for ((c = 1; c <= CYCLES; c++)); do
 	_grew() { (($(bb stat -c %s "$D/k1.qcow2") > size0 + (4 << 16))); }
 	retry_until 60 _grew || fail "cycle $c: k1.qcow2 does not grow under fio"
 	nap 0.5
-	kill -0 "$FIO_PID" 2>/dev/null || fail "fio finished before the kill: make it longer"
+	pid_alive "$FIO_PID" || fail "fio finished before the kill: make it longer"
 	tcmud_kill9
 	qimg_check "$D/k1.qcow2" "k1 after kill $c" 1
 	tcmud_start # waits until both /dev/uio* are open again
