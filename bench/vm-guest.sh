@@ -23,7 +23,10 @@
 #          dcpu_ticks=.. sys_ticks=.. hz=..
 # where dcpu_ticks is the daemon's utime+stime (/proc/<pid>/stat, all its
 # threads, io_uring workers included) and sys_ticks the busy time of the
-# whole guest (/proc/stat) over the fio run.  bench/vm-table.py turns those
+# whole guest (/proc/stat) over the fio run; for a daemon the line goes on
+# with utime_ticks= stime_ticks= (the split of dcpu_ticks), minflt= majflt=
+# (page faults) and vcsw= nvcsw= (voluntary = wake-ups after sleeping, and
+# involuntary context switches of its live threads).  bench/vm-table.py turns those
 # lines into the table.
 #
 # Env (set by run-vm.sh): VM_BUILD (release build tree), BENCH_ROOT (the
@@ -80,6 +83,27 @@ pid_ticks() {
 	echo $((${12} + ${13}))
 }
 
+# pid_detail PID: "utime stime minflt majflt vcsw nvcsw" of PID (all its
+# threads: /proc/PID/stat for the first four, the live threads' status for
+# the context switches; dead threads' switches are lost, fine for deltas
+# over a job where the daemon's threads live on).
+pid_detail() {
+	local pid=$1 line rest t v=0 nv=0 k val
+	read -r line <"/proc/$pid/stat" || { echo 0 0 0 0 0 0; return; }
+	rest=${line##*) }
+	set -- $rest
+	local ut=${12} st=${13} mi=${8} ma=${10}
+	for t in /proc/"$pid"/task/*/status; do
+		while read -r k val _; do
+			case $k in
+			voluntary_ctxt_switches:) v=$((v + val)) ;;
+			nonvoluntary_ctxt_switches:) nv=$((nv + val)) ;;
+			esac
+		done <"$t" 2>/dev/null
+	done
+	echo "$ut $st $mi $ma $v $nv"
+}
+
 # sys_ticks: busy ticks of the whole guest (all CPUs).
 sys_ticks() {
 	local cpu u n s i w irq sirq st _
@@ -90,6 +114,7 @@ sys_ticks() {
 FIOPARSE='
 import json, sys
 target, job, path, dt, st, hz = sys.argv[1:7]
+extra = sys.argv[7] if len(sys.argv) > 7 else ""
 j = json.load(open(path))["jobs"][0]
 ios = iops = bw = 0
 p50 = p99 = 0.0
@@ -101,7 +126,7 @@ for d in (j["read"], j["write"]):
     p50 = max(p50, pc.get("50.000000", 0) / 1000.0)
     p99 = max(p99, pc.get("99.000000", 0) / 1000.0)
 print("RESULT %s %s iops=%.1f bw_kib=%d p50_us=%.1f p99_us=%.1f ios=%d dcpu_ticks=%s sys_ticks=%s hz=%s"
-      % (target, job, iops, bw, p50, p99, ios, dt, st, hz))
+      % (target, job, iops, bw, p50, p99, ios, dt, st, hz) + extra)
 '
 
 # thread_ticks PID: "comm:ticks" for every live thread of PID.
@@ -157,14 +182,14 @@ perf_stop() {
 # run_jobs TARGET DISK PID [SPEC...]: the fio jobs SPEC (default: every one
 # of BENCH_JOBS) on DISK; PID is the daemon (0: none).
 run_jobs() {
-	local target=$1 disk=$2 pid=$3 spec rw bs qd d0 d1 s0 s1 job specs
+	local target=$1 disk=$2 pid=$3 spec rw bs qd d0 d1 s0 s1 job specs x0 x1 extra
 	shift 3
 	specs=${*:-$BENCH_JOBS}
 	for spec in $specs; do
 		IFS=: read -r rw bs qd <<<"$spec"
 		job=$rw-$bs-qd$qd
 		d0=0 d1=0
-		((pid)) && d0=$(pid_ticks "$pid")
+		((pid)) && d0=$(pid_ticks "$pid") && x0=($(pid_detail "$pid"))
 		s0=$(sys_ticks)
 		perf_start
 		fio --name="$job" --filename="$disk" --rw="$rw" --bs="$bs" --iodepth="$qd" \
@@ -173,11 +198,13 @@ run_jobs() {
 			--output-format=json --output="$CASE_DIR/fio.json" 2>"$CASE_DIR/fio.err" ||
 			{ cat "$CASE_DIR/fio.err" >&2; fail "fio $target $job"; }
 		s1=$(sys_ticks)
-		((pid)) && d1=$(pid_ticks "$pid")
+		((pid)) && d1=$(pid_ticks "$pid") && x1=($(pid_detail "$pid"))
 		perf_stop "$target.$job"
+		extra=
+		((pid)) && extra=" utime_ticks=$((x1[0] - x0[0])) stime_ticks=$((x1[1] - x0[1])) minflt=$((x1[2] - x0[2])) majflt=$((x1[3] - x0[3])) vcsw=$((x1[4] - x0[4])) nvcsw=$((x1[5] - x0[5]))"
 		((pid)) && ! pid_alive "$pid" && fail "the daemon of $target died during $job"
 		"$PY" -c "$FIOPARSE" "$target" "$job" "$CASE_DIR/fio.json" \
-			"$([[ $pid == 0 ]] && echo - || echo $((d1 - d0)))" $((s1 - s0)) "$HZ"
+			"$([[ $pid == 0 ]] && echo - || echo $((d1 - d0)))" $((s1 - s0)) "$HZ" "$extra"
 		diag "$target" "$job" "$pid" --name="$job" --filename="$disk" --rw="$rw" --bs="$bs" \
 			--iodepth="$qd" --ioengine=libaio --direct=1 --size="$BENCH_SIZE" \
 			--runtime="$BENCH_RUNTIME" --time_based --randrepeat=0 --norandommap

@@ -32,6 +32,11 @@ def parse(lines):
             float(kv["dcpu_ticks"]) / hz / ios * 1e6
         r["scpu"] = float(kv["sys_ticks"]) / hz / ios * 1e6
         r["dticks"] = None if kv["dcpu_ticks"] == "-" else float(kv["dcpu_ticks"])
+        # optional (newer vm-guest.sh): the daemon's user/sys split, page
+        # faults and context switches, per I/O
+        for key, scale in (("utime_ticks", 1e6 / hz), ("stime_ticks", 1e6 / hz),
+                           ("minflt", 1.0), ("vcsw", 1.0), ("nvcsw", 1.0)):
+            r[key] = float(kv[key]) * scale / ios if key in kv else None
         res.setdefault((target, job), []).append(r)
         if job not in order:
             order.append(job)
@@ -90,6 +95,19 @@ def main():
                        f"{fmt(med(rs, 'p50'))} | {fmt(med(rs, 'p99'))} | {fmt(med(rs, 'dcpu'), 1)} | "
                        f"{fmt(med(rs, 'scpu'), 1)} |")
     out.append("")
+    split = [(job, t, res[(t, job)]) for job in order for t in all_targets
+             if res.get((t, job)) and med(res[(t, job)], "utime_ticks") is not None]
+    if split:
+        out.append("Daemon CPU split and events per I/O (user = utime, sys = stime: system "
+                   "calls, faults and the kernel work they do; wake-ups = voluntary context "
+                   "switches, preempted = involuntary ones)\n")
+        out.append("| job | target | user µs/IO | sys µs/IO | wake-ups/IO | preempted/IO | page faults/IO |")
+        out.append("|---|---|---:|---:|---:|---:|---:|")
+        for job, t, rs in split:
+            out.append(f"| {job} | {NAMES.get(t, t)} | {fmt(med(rs, 'utime_ticks'), 1)} | "
+                       f"{fmt(med(rs, 'stime_ticks'), 1)} | {fmt(med(rs, 'vcsw'), 2)} | "
+                       f"{fmt(med(rs, 'nvcsw'), 2)} | {fmt(med(rs, 'minflt'), 2)} |")
+        out.append("")
     out.append("Ratios of tcmud (higher IOPS is better, lower CPU is better)\n")
     out.append("| job | IOPS vs tcmu-runner | IOPS vs fileio | daemon CPU/IO vs tcmu-runner | guest CPU/IO vs tcmu-runner | guest CPU/IO vs fileio |")
     out.append("|---|---:|---:|---:|---:|---:|")
