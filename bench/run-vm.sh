@@ -9,9 +9,11 @@
 #
 # Env passed to the guest (see bench/vm-guest.sh): BENCH_TARGETS, BENCH_JOBS,
 # BENCH_SIZE, BENCH_MAX_SECTORS, BENCH_DATA_AREA_MB, BENCH_PAGES_PER_BLK,
-# BENCH_FILE_OPTS, BENCH_WCE.  Needs root, qemu and the packages of
-# scripts/setup.sh (tcmu-runner, fio, sg3-utils, dbus).  The build must be a
-# release build (it is configured and built here when BUILD_DIR has none).
+# BENCH_FILE_OPTS, BENCH_WCE; for the qcow2 targets (bench/run-vm-qcow.sh)
+# BENCH_QCOW_OPTS, BENCH_QCOW_PREALLOC, BENCH_SPARSE_JOBS, BENCH_SPARSE_MB.
+# Needs root, qemu and the packages of scripts/setup.sh (tcmu-runner, fio,
+# sg3-utils, dbus).  The build must be a release build (it is configured and
+# built here when BUILD_DIR has none).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -26,7 +28,7 @@ while getopts b:t:r:o:h opt; do
 	t) RUNTIME=$OPTARG ;;
 	r) ROUNDS=$OPTARG ;;
 	o) OUT=$OPTARG ;;
-	h) sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+	h) sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
 	*) exit 2 ;;
 	esac
 done
@@ -57,13 +59,14 @@ accel=tcg
 	echo "host: $host, $(nproc) CPUs ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "guest: qemu $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}'), accel $accel, 2 vCPUs, 4 GiB"
 	echo "tree: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ local changes)'), build: $BUILD"
-	echo "command: bench/run-vm.sh -t $RUNTIME -r $ROUNDS${BENCH_FILE_OPTS:+ BENCH_FILE_OPTS='$BENCH_FILE_OPTS'}${BENCH_PAGES_PER_BLK:+ BENCH_PAGES_PER_BLK=$BENCH_PAGES_PER_BLK}${BENCH_MAX_SECTORS:+ BENCH_MAX_SECTORS=$BENCH_MAX_SECTORS}${BENCH_DATA_AREA_MB:+ BENCH_DATA_AREA_MB=$BENCH_DATA_AREA_MB}${BENCH_WCE:+ BENCH_WCE=$BENCH_WCE}${BENCH_JOBS:+ BENCH_JOBS='$BENCH_JOBS'}${BENCH_TARGETS:+ BENCH_TARGETS='$BENCH_TARGETS'}${BENCH_INTERLEAVE:+ BENCH_INTERLEAVE=$BENCH_INTERLEAVE}"
+	echo "command: bench/run-vm.sh -t $RUNTIME -r $ROUNDS${BENCH_FILE_OPTS:+ BENCH_FILE_OPTS='$BENCH_FILE_OPTS'}${BENCH_PAGES_PER_BLK:+ BENCH_PAGES_PER_BLK=$BENCH_PAGES_PER_BLK}${BENCH_MAX_SECTORS:+ BENCH_MAX_SECTORS=$BENCH_MAX_SECTORS}${BENCH_DATA_AREA_MB:+ BENCH_DATA_AREA_MB=$BENCH_DATA_AREA_MB}${BENCH_WCE:+ BENCH_WCE=$BENCH_WCE}${BENCH_JOBS:+ BENCH_JOBS='$BENCH_JOBS'}${BENCH_TARGETS:+ BENCH_TARGETS='$BENCH_TARGETS'}${BENCH_INTERLEAVE:+ BENCH_INTERLEAVE=$BENCH_INTERLEAVE}${BENCH_QCOW_OPTS:+ BENCH_QCOW_OPTS=$BENCH_QCOW_OPTS}${BENCH_QCOW_PREALLOC:+ BENCH_QCOW_PREALLOC=$BENCH_QCOW_PREALLOC}${BENCH_SPARSE_JOBS:+ BENCH_SPARSE_JOBS='$BENCH_SPARSE_JOBS'}"
 } >"$log"
 cat "$log"
 
 envs=(-e "VM_BUILD=$BUILD" -e "BENCH_ROOT=$ROOT" -e "BENCH_RUNTIME=$RUNTIME" -e "BENCH_ROUNDS=$ROUNDS")
 for v in BENCH_TARGETS BENCH_JOBS BENCH_SIZE BENCH_MAX_SECTORS BENCH_DATA_AREA_MB \
-	BENCH_PAGES_PER_BLK BENCH_FILE_OPTS BENCH_WCE BENCH_PERF_DIR BENCH_DIAG BENCH_INTERLEAVE; do
+	BENCH_PAGES_PER_BLK BENCH_FILE_OPTS BENCH_WCE BENCH_PERF_DIR BENCH_DIAG BENCH_INTERLEAVE \
+	BENCH_QCOW_OPTS BENCH_QCOW_PREALLOC BENCH_SPARSE_JOBS BENCH_SPARSE_MB; do
 	[[ -n ${!v:-} ]] && envs+=(-e "$v=${!v}")
 done
 if [[ -n ${BENCH_PERF_DIR:-} ]]; then

@@ -17,6 +17,12 @@
 #               at creation instead of the defaults below (e.g.
 #               "tcmud@hw_max_sectors=128@data_pages_per_blk=8")
 #
+#   tcmud-qcow runner-qcow tcmud-file tcmud-qcow-sparse runner-qcow-sparse
+#   tcmud-file-sparse   the qcow2 handler against tcmu-runner's and against
+#               user:file, each on its own fresh image (bench/run-vm-qcow.sh;
+#               see "qcow2" below; env BENCH_QCOW_OPTS, BENCH_QCOW_PREALLOC,
+#               BENCH_SPARSE_JOBS, BENCH_SPARSE_MB)
+#
 # both user backstores are created with the same hw_max_sectors and
 # max_data_area_mb.  For every fio job it prints one line
 #   RESULT <target> <job> iops=.. bw_kib=.. p50_us=.. p99_us=.. ios=..
@@ -334,6 +340,162 @@ interleaved() {
 	tcmud_stop
 }
 
+# ------------------------------------------------------------ qcow2 ---
+# Targets for the qcow2 handler (bench/run-vm-qcow.sh), each on its OWN
+# fresh image, created with the same qemu-img command every time:
+#   tcmud-qcow   tcmud + user:qcow, qcow2 image, every BENCH_JOBS job
+#   runner-qcow  tcmu-runner + its user:qcow, the same kind of image
+#   tcmud-file   tcmud + user:file on the raw image (= target tcmud)
+#   tcmud-qcow-sparse, runner-qcow-sparse, tcmud-file-sparse: the
+#                BENCH_SPARSE_JOBS (writes) each on a fresh sparse image
+#                (qcow2 without preallocation / a truncated raw file) on
+#                ext4 over a brd RAM disk, so that the writes allocate:
+#                tcmu-runner's qcow handler allocates clusters with
+#                fallocate(), which fails on tmpfs.
+# The qcow2 image: qemu-img create -f qcow2 -o $BENCH_QCOW_OPTS plus
+# preallocation=$BENCH_QCOW_PREALLOC (default falloc: L1/L2 tables and
+# refcounts written, data clusters allocated with fallocate like the raw
+# image; "metadata" leaves holes).  After every target its image goes
+# through `qemu-img check` (lines "INFO check ..."; a failed check fails the
+# bench).  When tcmu-runner cannot serve the image, one "INFO" line says so
+# and it gets the same image with compat=0.10 instead.
+BENCH_QCOW_OPTS=${BENCH_QCOW_OPTS:-compat=1.1,cluster_size=64k}
+BENCH_QCOW_PREALLOC=${BENCH_QCOW_PREALLOC:-falloc}
+BENCH_SPARSE_JOBS=${BENCH_SPARSE_JOBS:-randwrite:4k:1 randwrite:4k:32 write:64k:32 write:1M:32}
+BENCH_SPARSE_MB=${BENCH_SPARSE_MB:-1200}
+SPARSE_DIR=/mnt/bench-ext4
+QCOW_RUNNER_OPTS=
+
+# sparse_fs: ext4 on a brd RAM disk at $SPARSE_DIR (once; -o discard so
+# that deleted images give their pages back).
+sparse_fs() {
+	mountpoint -q "$SPARSE_DIR" && return 0
+	[[ -e /dev/ram0 ]] || modprobe brd rd_nr=1 rd_size=$((BENCH_SPARSE_MB * 1024)) max_part=0 ||
+		fail "modprobe brd"
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 /dev/ram0 || fail "mkfs.ext4 /dev/ram0"
+	mkdir -p "$SPARSE_DIR"
+	mount -o noatime,discard /dev/ram0 "$SPARSE_DIR" || fail "mount /dev/ram0"
+	echo "INFO sparse images: ext4 on brd (${BENCH_SPARSE_MB} MiB RAM disk), fresh image per job"
+}
+
+# make_img FMT PATH SPARSE [QCOW_OPTS]: a fresh image of BENCH_SIZE.
+make_img() {
+	local fmt=$1 path=$2 sparse=$3 opts=${4:-$BENCH_QCOW_OPTS}
+	rm -f "$path"
+	if [[ $fmt == file ]]; then
+		if ((sparse)); then truncate -s "$BENCH_SIZE" "$path"; else fallocate -l "$BENCH_SIZE" "$path"; fi
+	else
+		((sparse)) || opts+=",preallocation=$BENCH_QCOW_PREALLOC"
+		qemu-img create -q -f qcow2 -o "$opts" "$path" "$BENCH_SIZE" ||
+			fail "qemu-img create -o $opts $path"
+	fi || fail "cannot create $path"
+}
+
+# check_img TARGET WHAT PATH: qemu-img check of a qcow2 image after use.
+check_img() {
+	local out rc=0
+	out=$(qemu-img check "$3" 2>&1) || rc=$?
+	echo "$out" | sed "s/^/CHECKLOG $1 $2: /"
+	echo "INFO check $1 $2: qemu-img check exit $rc: $(echo "$out" | grep -v '^$' | grep -v 'Image end offset' | tr '\n' ' ')"
+	((rc == 0)) || fail "qemu-img check of $1 ($2) failed (exit $rc)"
+}
+
+# qcow_daemon_start DAEMON / qcow_daemon_stop DAEMON (tcmud | runner)
+qcow_daemon_start() {
+	if [[ $1 == runner ]]; then
+		[[ -x $RUNNER_BIN ]] || fail "no $RUNNER_BIN (apt-get install tcmu-runner)"
+		TCMUD=$RUNNER_BIN TCMUD_HANDLERS=$RUNNER_HANDLERS TCMUD_REFERENCE=1 tcmud_start
+	else
+		tcmud_start
+	fi
+}
+qcow_daemon_stop() {
+	if [[ $1 == runner ]]; then
+		kill -TERM "$TCMUD_PID"
+		wait_gone 30 "$TCMUD_PID" || fail "tcmu-runner did not exit"
+	else
+		tcmud_stop
+	fi
+}
+
+# qcow_lun_up TARGET FMT PATH: device + LUN 0 on PATH; prints the disk.
+# Returns 1 (nothing left behind) when the daemon refuses the image or a
+# first 4k write (zeros at offset 4k, before the jobs) fails.
+qcow_lun_up() {
+	local cfg=file/$3$BENCH_FILE_OPTS disk
+	[[ $2 == qcow ]] && cfg=qcow/$3
+	if ! (user_dev_add bench "$cfg" "$BENCH_SIZE" $(user_kv)) >&2; then
+		rmdir "$CFS/core/user_$USER_HBA/bench" 2>/dev/null
+		return 1
+	fi
+	set_wce "user_$USER_HBA/bench"
+	disk=$(loop_lun_add 0 "user_$USER_HBA/bench")
+	if ! dd if=/dev/zero of="$disk" bs=4k count=1 seek=1 oflag=direct status=none >&2; then
+		loop_lun_del 0
+		user_dev_del bench
+		return 1
+	fi
+	echo "$disk"
+}
+
+qcow_lun_down() {
+	loop_lun_del 0
+	user_dev_del bench
+}
+
+# bench_img TARGET: one of the targets above.
+bench_img() {
+	local t=$1 daemon=${1%%-*} fmt sparse=0 path disk spec opts=$BENCH_QCOW_OPTS ext
+	fmt=${t#*-}
+	fmt=${fmt%%-*}
+	[[ $t == *-sparse ]] && sparse=1
+	ext=img
+	[[ $fmt == qcow ]] && ext=qcow2
+	log "$t: start"
+	qcow_daemon_start "$daemon"
+	if ((sparse)); then
+		sparse_fs
+		path=$SPARSE_DIR/$t.$ext
+		for spec in $BENCH_SPARSE_JOBS; do
+			make_img "$fmt" "$path" 1 "$opts"
+			disk=$(qcow_lun_up "$t" "$fmt" "$path") || {
+				[[ $daemon == runner && $fmt == qcow && $opts != *compat=0.10* ]] ||
+					fail "$t cannot serve $path"
+				echo "INFO $t: tcmu-runner cannot serve a fresh -o $opts image; using compat=0.10"
+				opts=${opts//compat=1.1/compat=0.10}
+				[[ $opts == *compat=* ]] || opts+=",compat=0.10"
+				make_img "$fmt" "$path" 1 "$opts"
+				disk=$(qcow_lun_up "$t" "$fmt" "$path") || fail "$t cannot serve $path"
+			}
+			# (the probe write of qcow_lun_up allocated one cluster)
+			[[ $spec == "${BENCH_SPARSE_JOBS%% *}" ]] && describe "$t" "$disk" "user_$USER_HBA/bench"
+			run_jobs "$t" "$disk" "$TCMUD_PID" "$spec"
+			qcow_lun_down
+			[[ $fmt == qcow ]] && check_img "$t" "$spec" "$path"
+			rm -f "$path"
+		done
+	else
+		path=$CASE_DATA/$t.$ext
+		make_img "$fmt" "$path" 0 "$opts"
+		disk=$(qcow_lun_up "$t" "$fmt" "$path") || {
+			[[ $daemon == runner && $fmt == qcow && $opts != *compat=0.10* ]] ||
+				fail "$t cannot serve $path"
+			echo "INFO $t: tcmu-runner cannot serve a -o $opts image; using compat=0.10"
+			opts=${opts//compat=1.1/compat=0.10}
+			[[ $opts == *compat=* ]] || opts+=",compat=0.10"
+			make_img "$fmt" "$path" 0 "$opts"
+			disk=$(qcow_lun_up "$t" "$fmt" "$path") || fail "$t cannot serve $path"
+		}
+		[[ $fmt == qcow ]] && echo "INFO $t image: qcow2 -o $opts,preallocation=$BENCH_QCOW_PREALLOC"
+		describe "$t" "$disk" "user_$USER_HBA/bench"
+		run_jobs "$t" "$disk" "$TCMUD_PID"
+		qcow_lun_down
+		[[ $fmt == qcow ]] && check_img "$t" all "$path"
+		rm -f "$path"
+	fi
+	qcow_daemon_stop "$daemon"
+}
+
 if ((BENCH_INTERLEAVE)); then
 	interleaved
 else
@@ -347,6 +509,9 @@ else
 				variant "$t"
 				bench_tcmud "$t" "$V_OPTS" $V_KV ;;
 			runner) bench_runner ;;
+			tcmud-file) bench_tcmud tcmud-file "" ;;
+			tcmud-qcow | runner-qcow | tcmud-qcow-sparse | runner-qcow-sparse | tcmud-file-sparse)
+				bench_img "$t" ;;
 			fileio) bench_fileio ;;
 			*) fail "unknown target $t" ;;
 			esac

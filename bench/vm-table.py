@@ -10,7 +10,23 @@ import sys
 
 TARGETS = ["tcmud", "runner", "fileio"]
 NAMES = {"tcmud": "tcmud user:file", "runner": "tcmu-runner user:qcow(raw)",
-         "fileio": "LIO fileio (in-kernel)", "tcmud-ram": "tcmud user:ram (no file I/O)"}
+         "fileio": "LIO fileio (in-kernel)", "tcmud-ram": "tcmud user:ram (no file I/O)",
+         # bench/run-vm-qcow.sh
+         "tcmud-qcow": "tcmud user:qcow (qcow2, allocated)",
+         "runner-qcow": "tcmu-runner user:qcow (qcow2, allocated)",
+         "tcmud-file": "tcmud user:file (raw)",
+         "tcmud-qcow-sparse": "tcmud user:qcow (qcow2, sparse, ext4)",
+         "runner-qcow-sparse": "tcmu-runner user:qcow (qcow2, sparse, ext4)",
+         "tcmud-file-sparse": "tcmud user:file (raw, sparse, ext4)"}
+# ratio tables of the qcow2 bench: (title, [(column, numerator, denominator)])
+QCOW_RATIOS = [
+    ("qcow2 images allocated (tmpfs)",
+     [("tcmud-qcow / tcmu-runner-qcow", "tcmud-qcow", "runner-qcow"),
+      ("tcmud-qcow / tcmud-file", "tcmud-qcow", "tcmud-file")]),
+    ("fresh sparse images, writes allocate clusters (ext4 on a RAM disk)",
+     [("tcmud-qcow / tcmu-runner-qcow", "tcmud-qcow-sparse", "runner-qcow-sparse"),
+      ("tcmud-qcow / tcmud-file", "tcmud-qcow-sparse", "tcmud-file-sparse")]),
+]
 
 
 def parse(lines):
@@ -108,6 +124,30 @@ def main():
                        f"{fmt(med(rs, 'stime_ticks'), 1)} | {fmt(med(rs, 'vcsw'), 2)} | "
                        f"{fmt(med(rs, 'nvcsw'), 2)} | {fmt(med(rs, 'minflt'), 2)} |")
         out.append("")
+    g = lambda rs, key: med(rs, key) if rs else None
+    for title, cols in QCOW_RATIOS:
+        cols = [c for c in cols if any(t in seen for t in c[1:])]
+        if not cols:
+            continue
+        out.append(f"Ratios, {title} (IOPS: higher is better; daemon CPU per I/O: lower is better)\n")
+        head = "| job |"
+        for name, _, _ in cols:
+            head += f" IOPS {name} | daemon CPU/IO {name} |"
+        out.append(head)
+        out.append("|---|" + "---:|---:|" * len(cols))
+        for job in order:
+            if not any(res.get((c[1], job)) for c in cols):
+                continue
+            line = f"| {job} |"
+            for _, a, b in cols:
+                ra, rb = res.get((a, job)), res.get((b, job))
+                line += (f" {fr(ratio(g(ra, 'iops'), g(rb, 'iops')))} |"
+                         f" {fr(ratio(g(ra, 'dcpu'), g(rb, 'dcpu')))} |")
+            out.append(line)
+        out.append("")
+    if not any(t in seen for t in TARGETS):
+        print("\n".join(out))
+        return 0
     out.append("Ratios of tcmud (higher IOPS is better, lower CPU is better)\n")
     out.append("| job | IOPS vs tcmu-runner | IOPS vs fileio | daemon CPU/IO vs tcmu-runner | guest CPU/IO vs tcmu-runner | guest CPU/IO vs fileio |")
     out.append("|---|---:|---:|---:|---:|---:|")
