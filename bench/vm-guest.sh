@@ -477,6 +477,7 @@ bench_img() {
 	else
 		path=$CASE_DATA/$t.$ext
 		make_img "$fmt" "$path" 0 "$opts"
+		log "$t: image created (a preallocated image costs seconds under TCG)"
 		disk=$(qcow_lun_up "$t" "$fmt" "$path") || {
 			[[ $daemon == runner && $fmt == qcow && $opts != *compat=0.10* ]] ||
 				fail "$t cannot serve $path"
