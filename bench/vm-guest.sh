@@ -223,6 +223,11 @@ describe() {
 	for a in hw_max_sectors hw_block_size max_data_area_mb data_pages_per_blk emulate_write_cache hw_queue_depth; do
 		[[ -e $so/attrib/$a ]] && line+=" $a=$(<"$so/attrib/$a")"
 	done
+	# what the initiator was told about the write cache (MODE SENSE WCE):
+	# "write through" makes every write FUA for a user backstore
+	for a in /sys/block/${2#/dev/}/device/scsi_disk/*/cache_type; do
+		[[ -e $a ]] && line+=" cache_type='$(<"$a")'"
+	done
 	echo "INFO $1 disk=$2 max_sectors_kb=$(<"$q/max_sectors_kb") max_hw_sectors_kb=$(<"$q/max_hw_sectors_kb")$line"
 }
 
