@@ -1,12 +1,15 @@
 # user:glfs against the host's GlusterFS (tests/vmcluster, reached over
-# vm-run -n): fio verify through the LUN; the file on the host's brick
-# (seen through the guest's 9p root) equals what the LUN reads; UNMAP
-# punches holes (the range reads back zero and the brick file's allocation
+# vm-run -n): fio verify through the LUN; the file read back through gfapi
+# (tests/glfs/glfs_cat) and the file on the host's brick (seen through the
+# guest's 9p root) equal what the LUN reads; UNMAP punches holes (the range
+# reads back zero and the file's allocation, glfs_stat's st_blocks,
 # shrinks).
 # timeout: 150
 [[ -n ${GLUSTER_BRICK_DIR:-} && -d $GLUSTER_BRICK_DIR ]] ||
 	skip "no cluster: run through tests/vmcluster (GLUSTER_BRICK_DIR)"
 need_tcmud glfs
+GLFS_CAT=$VM_BUILD/tests/glfs/glfs_cat
+[[ -x $GLFS_CAT ]] || skip "tests/glfs/glfs_cat is not built"
 # GlusterFS leaks by design (handlers/glfs/README.md)
 export LSAN_OPTIONS=suppressions=$VMCL_SRC/tests/glfs/lsan.supp
 export TCMU_LOG_DIR=$CASE_DIR
@@ -31,13 +34,20 @@ cmp <(dd if="$d" bs=1M skip=5 count=2 iflag=direct status=none) <(head -c 2M /de
 	fail "the unmapped range does not read back zero"
 dd if="$d" of="$CASE_DATA/lun" bs=1M iflag=direct status=none
 
+log "the file read through gfapi equals the LUN's data"
+"$GLFS_CAT" "$GLUSTER_VOLUME" 127.0.0.1 "${GLUSTER_PORT:-24007}" "$name" >"$CASE_DATA/gfapi" ||
+	fail "glfs_cat $name"
+cmp "$CASE_DATA/lun" "$CASE_DATA/gfapi" || fail "the file read through gfapi differs from the LUN's data"
+cmp -s <(head -c 3M "$CASE_DATA/gfapi") <(head -c 3M /dev/zero) && fail "the file is all zero"
+read -r size blocks < <("$GLFS_CAT" -s "$GLUSTER_VOLUME" 127.0.0.1 "${GLUSTER_PORT:-24007}" "$name") ||
+	fail "glfs_cat -s $name"
+alloc=$((blocks * 512))
+log "glfs_stat: $size bytes, $alloc allocated"
+((alloc <= (7 << 20) - (1 << 20))) || fail "UNMAP punched no hole: $alloc bytes allocated for 7 MiB written, 2 MiB unmapped"
+
 # (the brick file is looked at only now: the guest's 9p root caches what
 # it has seen once)
-log "the brick file on the host ($brick) equals the LUN's data"
+log "the brick file on the host ($brick) equals the LUN's data too"
 [[ -f $brick ]] || fail "no $brick on the brick"
 cmp "$CASE_DATA/lun" "$brick" || fail "the brick file differs from the LUN's data"
-cmp -s <(head -c 3M "$brick") <(head -c 3M /dev/zero) && fail "the brick file is all zero"
-alloc=$(($(stat -c %b "$brick") * $(stat -c %B "$brick")))
-log "brick file: $(stat -c %s "$brick") bytes, $alloc allocated"
-((alloc <= (7 << 20) - (1 << 20))) || fail "UNMAP punched no hole: $alloc bytes allocated for 7 MiB written, 2 MiB unmapped"
 tcmud_alive

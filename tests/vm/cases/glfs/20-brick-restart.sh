@@ -4,12 +4,14 @@
 # the handler completes the commands of the outage with BUSY (retried by sd,
 # never a MEDIUM ERROR), logs the outage and the recovery once each, gfapi
 # reconnects by itself; fio verifies every block written (no acknowledged
-# write is lost) and the brick file equals what the LUN reads.
+# write is lost) and the file read through gfapi equals what the LUN reads.
 # timeout: 180
 [[ -n ${GLUSTER_BRICK_DIR:-} && -d $GLUSTER_BRICK_DIR ]] ||
 	skip "no cluster: run through tests/vmcluster (GLUSTER_BRICK_DIR)"
 [[ -n ${VMCL_GLUSTER_CTL:-} ]] || skip "no brick control port (VMCL_GLUSTER_CTL)"
 need_tcmud glfs
+GLFS_CAT=$VM_BUILD/tests/glfs/glfs_cat
+[[ -x $GLFS_CAT ]] || skip "tests/glfs/glfs_cat is not built"
 export LSAN_OPTIONS=suppressions=$VMCL_SRC/tests/glfs/lsan.supp
 export TCMU_LOG_DIR=$CASE_DIR
 # brick ACTION: tests/glfs/gluster-fault DIR ACTION on the host
@@ -54,7 +56,9 @@ bb dmesg | bb tail -n +"$((k0 + 1))" >"$CASE_DIR/kernel.log"
 ! grep -E 'Medium Error|I/O error' "$CASE_DIR/kernel.log" ||
 	fail "the kernel saw a medium or I/O error"
 
-log "the brick file equals what the LUN reads"
+log "the file read through gfapi equals what the LUN reads"
 dd if="$d" of="$CASE_DATA/lun" bs=1M iflag=direct status=none
-cmp "$CASE_DATA/lun" "$GLUSTER_BRICK_DIR/$name" || fail "the brick file differs from the LUN's data"
+"$GLFS_CAT" "$GLUSTER_VOLUME" 127.0.0.1 "${GLUSTER_PORT:-24007}" "$name" >"$CASE_DATA/gfapi" ||
+	fail "glfs_cat $name"
+cmp "$CASE_DATA/lun" "$CASE_DATA/gfapi" || fail "the file read through gfapi differs from the LUN's data"
 tcmud_alive
