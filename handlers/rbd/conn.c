@@ -57,6 +57,16 @@ static int conn_connect(const struct rbd_cfg *c, rados_t *out)
 		if (r < 0)
 			goto fail;
 	}
+	/*
+	 * No librbd cache. Its default (write-around after the first flush)
+	 * completes a write before the OSD has it and reports a failed write
+	 * only to the next flush, once: with an initiator's FUA writes or
+	 * flushes in flight, writes that never reached the OSD would end GOOD.
+	 * Every SCSI write must end with its own result.
+	 */
+	r = rados_conf_set(cl, "rbd_cache", "false");
+	if (r < 0)
+		goto fail;
 	/* Never let a dead mon hold open() (main thread) for the default 300 s. */
 	snprintf(val, sizeof(val), "%d", RBD_CONNECT_TIMEOUT);
 	r = rados_conf_set(cl, "client_mount_timeout", val);

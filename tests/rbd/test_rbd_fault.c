@@ -13,7 +13,7 @@
 #define NIO 16
 static double test_t0;
 
-/* A batch of NIO one-block writes in flight at once, 64 blocks apart. */
+/* A batch of NIO one-block writes (FUA if @fua) in flight at once, 64 blocks apart. */
 struct batch {
 	struct sim_io io[NIO];
 	uint8_t data[NIO][4096];
@@ -21,12 +21,13 @@ struct batch {
 	bool acked[NIO];
 };
 
-static void batch_submit(struct th *t, struct batch *b, uint64_t base, uint64_t *seed)
+static void batch_submit(struct th *t, struct batch *b, uint64_t base, uint64_t *seed,
+			 bool fua)
 {
 	for (int i = 0; i < NIO; i++) {
 		b->lba[i] = base + 64 * (uint64_t)i;
 		th_fill(b->data[i], t->bs, seed);
-		th_rw16(&b->io[i], TH_OP_WRITE16, b->lba[i], 1, false);
+		th_rw16(&b->io[i], TH_OP_WRITE16, b->lba[i], 1, fua);
 		b->io[i].out = b->data[i];
 		b->io[i].out_len = t->bs;
 		b->acked[i] = false;
@@ -138,7 +139,7 @@ static void test_osd_hung_timeout(void **state)
 	rt_log_reset();
 	rt_osd("pause");
 	t0 = rt_now();
-	batch_submit(&t, b, 1000, &seed);
+	batch_submit(&t, b, 1000, &seed, false);
 	busy = batch_wait(&t, b, 20000);
 	th_rw16(&rd, TH_OP_READ16, 0, 1, false);
 	rd.in = buf;
@@ -163,7 +164,8 @@ static void test_osd_hung_timeout(void **state)
 
 /*
  * SIGKILL the OSD during I/O on two LUNs: "wait" (no osd_op_timeout) and
- * "busy" (osd_op_timeout=3). A first batch of writes races with the kill
+ * "busy" (osd_op_timeout=3, FUA writes, as Linux sends with the write cache
+ * off), both after a flush. A first batch of writes races with the kill
  * (each GOOD or BUSY); a second one is sent while the OSD is dead: the
  * first LUN's writes wait, the second's end BUSY. After the OSD restarts,
  * the waiting writes complete GOOD, the BUSY ones succeed when retried,
@@ -187,14 +189,20 @@ static void test_osd_kill_restart(void **state)
 	/* both own their image's lock before the OSD goes */
 	assert_int_equal(th_write(&tw, 0, 1, shadow, false), TH_GOOD);
 	assert_int_equal(th_write(&tb, 0, 1, shadow, false), TH_GOOD);
+	/* A flush, as every initiator sends: it would switch a librbd cache
+	 * from write-through to write-back (rbd_cache_writethrough_until_flush),
+	 * after which writes were acknowledged before the OSD had them, and a
+	 * failure reached only the next flush. The handler must run uncached. */
+	assert_int_equal(th_sync(&tw), TH_GOOD);
+	assert_int_equal(th_sync(&tb), TH_GOOD);
 
 	rt_log_reset();
-	batch_submit(&tw, &b[0], 100, &seed);
-	batch_submit(&tb, &b[1], 100, &seed);
+	batch_submit(&tw, &b[0], 100, &seed, false);
+	batch_submit(&tb, &b[1], 100, &seed, true);
 	rt_osd("kill");
 	t0 = rt_now();
-	batch_submit(&tw, &b[2], 5000, &seed);
-	batch_submit(&tb, &b[3], 5000, &seed);
+	batch_submit(&tw, &b[2], 5000, &seed, false);
+	batch_submit(&tb, &b[3], 5000, &seed, true);
 	busy1 = batch_wait(&tb, &b[1], 30000);
 	busy2 = batch_wait(&tb, &b[3], 30000);
 	printf("# OSD killed: osd_op_timeout=3: %d + %d of %d + %d writes BUSY after %.1f s; no time-out: %d + %d done\n",

@@ -1,4 +1,3 @@
-# WIP, not run (run-cases takes *.sh only): failed in its first run (see tests/vmcluster)
 # user:rbd while the cluster's only OSD is killed (SIGKILL, on the host,
 # through ceph-osd-listen) in the middle of fio and restarted: the I/O
 # stalls, then completes (requests time out after osd_op_timeout and go
