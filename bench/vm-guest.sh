@@ -433,7 +433,17 @@ qcow_lun_up() {
 		rmdir "$CFS/core/user_$USER_HBA/bench" 2>/dev/null
 		return 1
 	fi
-	set_wce "user_$USER_HBA/bench"
+	# tcmu-runner 1.5.4 refuses a change of emulate_write_cache (the kernel
+	# asks the daemon over netlink): noted, not fatal; it announces a
+	# write-back cache anyway (see cache_type in the INFO line).
+	if [[ -n $BENCH_WCE ]] && ! printf '%s' "$BENCH_WCE" \
+		>"$CFS/core/user_$USER_HBA/bench/attrib/emulate_write_cache" 2>/dev/null; then
+		if [[ $1 != runner* ]]; then
+			user_dev_del bench
+			return 1
+		fi
+		echo "INFO $1: emulate_write_cache=$BENCH_WCE refused by tcmu-runner; left as is" >&2
+	fi
 	disk=$(loop_lun_add 0 "user_$USER_HBA/bench")
 	if ! dd if=/dev/zero of="$disk" bs=4k count=1 seek=1 oflag=direct status=none >&2; then
 		loop_lun_del 0
