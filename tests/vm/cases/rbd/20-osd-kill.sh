@@ -19,14 +19,14 @@ osd() {
 	log "osd.0: $1 done"
 }
 img=vm-$(printf '%04x%04x' $RANDOM $RANDOM)
-rbd create --size 16M "rbd/$img" || fail "rbd create rbd/$img"
+rbd create --size 8M --object-size 1M "rbd/$img" || fail "rbd create rbd/$img"
 tcmud_start
-user_dev_add r1 "rbd/rbd/$img;conf=$CEPH_CONF;osd_op_timeout=10" 16M
+user_dev_add r1 "rbd/rbd/$img;conf=$CEPH_CONF;osd_op_timeout=10" 8M
 d=$(loop_lun_add 0 "user_$USER_HBA/r1")
 
-log "fio (rate-limited, ~10 s of writes) with the OSD killed after 3 s"
+log "fio (rate-limited, ~8 s of writes) with the OSD killed after 3 s"
 fio_bg kill "${FIO_VERIFY[@]}" --filename="$d" --rw=randwrite --bs=4k --iodepth=8 \
-	--size=4M --rate_iops=100
+	--size=1M --rate_iops=30
 nap 3
 kill -0 "$FIO_PID" 2>/dev/null || fail "fio finished before the OSD was killed"
 osd kill
@@ -36,6 +36,11 @@ t0=$(now_ms)
 fio_wait "$FIO_PID"
 log "fio done $((($(now_ms) - t0) / 1000)) s after the OSD restart"
 grep -h 'err=' "$CASE_DIR/fio.kill.out" | head -n2
+# what the daemon and the initiator saw (for the record; VM_VERBOSE=1)
+{ grep -v '^[[:space:]]*$' "$TCMUD_LOG" | grep -E 'rbd|librbd' | cut -c1-200 |
+	tail -n 12 | sed 's/^/  tcmud: /'; } || true
+{ bb dmesg | grep -E 'Abort|abort|timing out|I/O error|FAILED|tcmu.*(time|expired)' |
+	tail -n 10 | sed 's/^/  kernel: /'; } || true
 
 log "rbd export equals what the LUN reads"
 rbd export --no-progress "rbd/$img" "$CASE_DATA/export" >"$CASE_DIR/export.log" 2>&1 ||

@@ -2,7 +2,7 @@
 # (the fixtures exist only where tests/rbd and tests/glfs define them)
 if(TARGET handler_rbd AND CMOCKA_FOUND)
   # tcmu_ceph_cluster: a case kills and restarts the OSD
-  vmcl_test(vm_rbd rbd 300 ${CMAKE_BINARY_DIR}/tests/rbd/cluster rbd_cluster
+  vmcl_test(vm_rbd rbd 420 ${CMAKE_BINARY_DIR}/tests/rbd/cluster rbd_cluster
             tcmu_ceph_cluster)
 else()
   add_test(NAME vm_rbd COMMAND sh -c "echo 'SKIP: handler_rbd not built (librbd-dev, librados-dev) or cmocka missing'; exit 77")
