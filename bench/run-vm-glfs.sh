@@ -7,7 +7,7 @@
 # file), stops the volume, and keeps the tables (bench/vm-table-glfs.py)
 # with the raw log in bench/results/<date>-vm-glfs-<host>.{md,log}.
 #
-#   bench/run-vm-glfs.sh [-b BUILD_DIR] [-t SECONDS_PER_JOB] [-s SIZE_MIB] [-o OUT_BASENAME]
+#   bench/run-vm-glfs.sh [-b BUILD_DIR] [-t SECONDS_PER_JOB] [-r ROUNDS] [-s SIZE_MIB] [-o OUT_BASENAME]
 #
 # BUILD_DIR (default build-bench) must be a release build; it is configured
 # and built here when it has no tcmud.  GLFS_BENCH_STRICT=off leaves the
@@ -23,11 +23,13 @@ ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 BUILD=$ROOT/build-bench
 RUNTIME=${BENCH_RUNTIME:-8}
 SIZE=${BENCH_SIZE:-64}
+ROUNDS=${BENCH_ROUNDS:-1}
 OUT=
-while getopts b:t:s:o:h opt; do
+while getopts b:t:r:s:o:h opt; do
 	case $opt in
 	b) BUILD=$(readlink -f "$OPTARG") ;;
 	t) RUNTIME=$OPTARG ;;
+	r) ROUNDS=$OPTARG ;;
 	s) SIZE=$OPTARG ;;
 	o) OUT=$OPTARG ;;
 	h) sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
@@ -73,11 +75,11 @@ accel=tcg
 	echo "guest: qemu $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}'), accel $accel, 2 vCPUs, 4 GiB; volume reached through vm-run -n (slirp + socat)"
 	echo "volume: GlusterFS $(glusterfsd --version | head -n1 | awk '{print $2}'), single brick $GLUSTER_BRICK_DIR ($(findmnt -no FSTYPE -T "$GLUSTER_BRICK_DIR") on the host), strict-o-direct $STRICT, ports $GLUSTER_CLIENT_PORTS"
 	echo "tree: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ local changes)'), build: $BUILD"
-	echo "command: bench/run-vm-glfs.sh -t $RUNTIME -s $SIZE${GLFS_BENCH_STRICT:+ GLFS_BENCH_STRICT=$GLFS_BENCH_STRICT}${BENCH_JOBS:+ BENCH_JOBS='$BENCH_JOBS'}${BENCH_TARGETS:+ BENCH_TARGETS='$BENCH_TARGETS'}"
+	echo "command: bench/run-vm-glfs.sh -t $RUNTIME -r $ROUNDS -s $SIZE${GLFS_BENCH_STRICT:+ GLFS_BENCH_STRICT=$GLFS_BENCH_STRICT}${BENCH_JOBS:+ BENCH_JOBS='$BENCH_JOBS'}${BENCH_TARGETS:+ BENCH_TARGETS='$BENCH_TARGETS'}"
 } >"$log"
 cat "$log"
 
-envs=(-e "VM_BUILD=$BUILD" -e "BENCH_ROOT=$ROOT" -e "BENCH_RUNTIME=$RUNTIME" -e "BENCH_SIZE=$SIZE"
+envs=(-e "VM_BUILD=$BUILD" -e "BENCH_ROOT=$ROOT" -e "BENCH_RUNTIME=$RUNTIME" -e "BENCH_SIZE=$SIZE" -e "BENCH_ROUNDS=$ROUNDS"
 	-e "GLUSTER_VOLUME=$GLUSTER_VOLUME" -e "GLUSTER_PORT=$GLUSTER_PORT")
 for v in BENCH_JOBS BENCH_TARGETS; do
 	[[ -n ${!v:-} ]] && envs+=(-e "$v=${!v}")

@@ -17,7 +17,9 @@
 # Env (set by run-vm-glfs.sh): VM_BUILD (release build tree), BENCH_ROOT
 # (source tree), GLUSTER_VOLUME, GLUSTER_PORT, BENCH_RUNTIME (s per job),
 # BENCH_SIZE (file/LUN size, MiB), BENCH_JOBS ("rw:bs:qd ..."),
-# BENCH_TARGETS ("tcmud-glfs gfapi-async gfapi").
+# BENCH_TARGETS ("tcmud-glfs gfapi-async gfapi"), BENCH_ROUNDS (every
+# target once per round, in turn, so that the host's changing load hits
+# them alike; the tables take medians).
 set -uo pipefail
 
 : "${BENCH_ROOT:?}" "${VM_BUILD:?}" "${GLUSTER_VOLUME:?}"
@@ -26,6 +28,7 @@ BENCH_RUNTIME=${BENCH_RUNTIME:-8}
 BENCH_SIZE=${BENCH_SIZE:-64}
 BENCH_JOBS=${BENCH_JOBS:-randread:4k:1 randread:4k:32 randwrite:4k:1 randwrite:4k:32 read:1M:4 write:1M:4}
 BENCH_TARGETS=${BENCH_TARGETS:-tcmud-glfs gfapi-async gfapi}
+BENCH_ROUNDS=${BENCH_ROUNDS:-1}
 PY=/usr/bin/python3
 FILE=bench-$(printf '%04x%04x' $RANDOM $RANDOM).img
 
@@ -74,7 +77,9 @@ run_jobs() {
 }
 
 log "glfs bench: volume $GLUSTER_VOLUME at 127.0.0.1:$GLUSTER_PORT, file $FILE, ${BENCH_SIZE} MiB, ${BENCH_RUNTIME} s per job"
-echo "INFO file $FILE on $GLUSTER_VOLUME, ${BENCH_SIZE} MiB; jobs: $BENCH_JOBS; ${BENCH_RUNTIME} s each; fio $(fio --version)"
+echo "INFO file $FILE on $GLUSTER_VOLUME, ${BENCH_SIZE} MiB; jobs: $BENCH_JOBS; ${BENCH_RUNTIME} s each; $BENCH_ROUNDS round(s); fio $(fio --version)"
+filled=0
+for ((round = 1; round <= BENCH_ROUNDS; round++)); do
 for target in $BENCH_TARGETS; do
 	case $target in
 	tcmud-glfs)
@@ -83,11 +88,15 @@ for target in $BENCH_TARGETS; do
 		user_dev_add bench "glfs/$GLUSTER_VOLUME@127.0.0.1:$GLUSTER_PORT/$FILE" "${BENCH_SIZE}M"
 		disk=$(loop_lun_add 0 "user_$USER_HBA/bench")
 		q=/sys/block/${disk#/dev/}/queue
-		echo "INFO tcmud-glfs disk=$disk max_sectors_kb=$(<"$q/max_sectors_kb") write_cache=$(<"$q/write_cache")"
+		((round > 1)) ||
+			echo "INFO tcmud-glfs disk=$disk max_sectors_kb=$(<"$q/max_sectors_kb") write_cache=$(<"$q/write_cache")"
 		# write the whole file first: every target reads allocated data
-		log "filling $disk"
-		dd if=/dev/zero of="$disk" bs=1M count="$BENCH_SIZE" oflag=direct status=none ||
-			fail "filling $disk"
+		if ((!filled)); then
+			log "filling $disk"
+			dd if=/dev/zero of="$disk" bs=1M count="$BENCH_SIZE" oflag=direct status=none ||
+				fail "filling $disk"
+			filled=1
+		fi
 		run_jobs tcmud-glfs --filename="$disk" --ioengine=libaio
 		loop_lun_del 0
 		user_dev_del bench
@@ -99,5 +108,6 @@ for target in $BENCH_TARGETS; do
 		;;
 	*) fail "unknown target $target" ;;
 	esac
+done
 done
 log "glfs bench: done"
