@@ -6,7 +6,7 @@
  * "file//path/to/image"):
  *
  *     <absolute path>[;direct][;engine=auto|uring|threads][;sync=fdatasync|fsync][;threads=N]
- *                    [;inline=auto|on|off][;async_min=BYTES]
+ *                    [;inline=auto|on|off][;async_min=BYTES][;mmap=on|off]
  *
  * The path ends at the first ';' (a path containing ';' cannot be used).
  * inline: buffered writes done on the ring thread with pwritev2() instead
@@ -18,6 +18,9 @@
  * async_min: buffered transfers of at least BYTES (default 131072; 0: none)
  * are copied by io_uring's io-wq workers rather than on the ring thread, so
  * that the copies of large commands run in parallel on several CPUs.
+ * mmap: on a memory filesystem (tmpfs, ramfs) with inline writes, copy
+ * reads and writes out of / into a shared mapping of the file on the ring
+ * thread (see map.c); default off, ignored elsewhere.
  * The file is created (mode 0600) when missing and grown to the device
  * size when smaller; it is never shrunk.
  *
@@ -100,6 +103,13 @@ static int fh_parse_option(const char *opt, struct fh_config *c, char **reason)
 		if (errno || end == val || *end)
 			return fh_fail(reason, "file: async_min must be a byte count, not '%s'", val), -EINVAL;
 		c->async_min = n ? n : UINT64_MAX;
+	} else if (klen == 4 && !strncmp(opt, "mmap", 4) && val) {
+		if (!strcmp(val, "on"))
+			c->mmap_io = true;
+		else if (!strcmp(val, "off"))
+			c->mmap_io = false;
+		else
+			return fh_fail(reason, "file: unknown mmap '%s' (on, off)", val), -EINVAL;
 	} else if (klen == 4 && !strncmp(opt, "sync", 4) && val) {
 		if (!strcmp(val, "fsync"))
 			c->full_fsync = true;
@@ -539,6 +549,10 @@ static int fh_rw(struct tcmu_device *dev, struct tcmu_cmd *cmd, enum fh_op op,
 	fc->cur = (struct fh_cursor){ .iov = iov, .iovcnt = iovcnt,
 				      .off = offset, .left = length };
 	fc->dsync = op == FH_OP_WRITE && fh_write_dsync(d, flags);
+	if (d->map && !fh_map_rw(d, &fc->cur, op == FH_OP_WRITE)) {
+		tcmu_cmd_done(cmd, 0); /* memory filesystem: dsync is moot */
+		return 0;
+	}
 	if (op == FH_OP_WRITE && d->inline_writes &&
 	    (length < d->cfg.async_min || d->engine != FH_ENGINE_URING)) {
 		/* memory filesystem: a plain copy, no I/O to wait for */
@@ -751,6 +765,7 @@ static void fh_free(struct fh_dev *d)
 		return;
 	fh_uring_close(d);
 	fh_pool_stop(d);
+	fh_map_close(d);
 	if (d->fd >= 0)
 		close(d->fd);
 	fh_config_free(&d->cfg);
@@ -762,6 +777,16 @@ static void fh_free(struct fh_dev *d)
  * device size and starts the engine: io_uring unless unavailable or
  * ;engine=threads. Main thread; may block. Returns 0 or -errno.
  */
+/* Is the file on tmpfs / ramfs, opened without O_DIRECT? Main thread. */
+static bool fh_on_memfs(struct fh_dev *d)
+{
+	struct statfs sf;
+
+	if (d->cfg.direct || fstatfs(d->fd, &sf))
+		return false;
+	return sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC;
+}
+
 /*
  * Should buffered writes run on the ring thread? ;inline=on/off, or auto:
  * yes on tmpfs / ramfs without O_DIRECT (no disk to wait for; through
@@ -769,13 +794,9 @@ static void fh_free(struct fh_dev *d)
  */
 static bool fh_inline_writes(struct fh_dev *d)
 {
-	struct statfs sf;
-
 	if (d->cfg.inline_writes >= 0)
 		return d->cfg.inline_writes;
-	if (d->cfg.direct || fstatfs(d->fd, &sf))
-		return false;
-	return sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC;
+	return fh_on_memfs(d);
 }
 
 static int fh_open(struct tcmu_device *dev, bool reopen)
@@ -814,6 +835,12 @@ static int fh_open(struct tcmu_device *dev, bool reopen)
 	}
 	fh_probe_punch(d, size);
 	d->inline_writes = fh_inline_writes(d);
+	if (d->cfg.mmap_io && d->inline_writes && fh_on_memfs(d)) {
+		r = fh_map_open(d, size);
+		if (r)
+			tcmu_dev_warn(dev, "file: cannot map %s (%s); I/O uses the engine",
+				      d->cfg.path, strerror(-r));
+	}
 
 	d->engine = FH_ENGINE_THREADS;
 	if (d->cfg.engine != FH_ENGINE_THREADS) {
@@ -867,8 +894,17 @@ static int fh_reconfig(struct tcmu_device *dev, const struct tcmu_reconfig *rc)
 		tcmu_dev_warn(dev, "file: config changes need the device to be re-created");
 		return -EOPNOTSUPP;
 	}
-	if (rc->size)
-		return fh_grow(d, rc->size);
+	if (rc->size) {
+		int r = fh_grow(d, rc->size);
+
+		if (r || !d->map)
+			return r;
+		fh_map_close(d); /* the ring is paused: no copy is running */
+		r = fh_map_open(d, rc->size);
+		if (r)
+			tcmu_dev_warn(dev, "file: cannot map %s (%s); I/O uses the engine",
+				      d->cfg.path, strerror(-r));
+	}
 	return 0;
 }
 
@@ -877,7 +913,8 @@ static struct tcmu_handler fh_handler = {
 	.name = "File-backed LUN (io_uring)",
 	.cfg_desc = "Absolute path of the backing file, created if missing, e.g. "
 		    "file//var/lib/disk.img. Options: ;direct (O_DIRECT), "
-		    ";engine=auto|uring|threads, ;sync=fdatasync|fsync, ;threads=N",
+		    ";engine=auto|uring|threads, ;sync=fdatasync|fsync, ;threads=N, "
+		    ";inline=auto|on|off, ;async_min=BYTES, ;mmap=on|off",
 	.concurrency = TCMU_CONCURRENCY_ASYNC,
 	.cmd_priv_size = sizeof(struct fh_cmd),
 	.check_config = fh_check_config,

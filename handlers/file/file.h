@@ -53,6 +53,7 @@ struct fh_config {
 	unsigned int threads;   /* ;threads=N, worker pool size */
 	int inline_writes;      /* ;inline=on 1, off 0, auto -1 */
 	uint64_t async_min;     /* ;async_min=BYTES (0 given: UINT64_MAX) */
+	bool mmap_io;           /* ;mmap=on: I/O through a shared mapping */
 };
 
 enum fh_op {
@@ -121,6 +122,8 @@ struct fh_dev {
 	struct fh_pool pool;
 	bool pool_started;
 	bool inline_writes;         /* buffered writes on the ring thread */
+	char *map;                  /* ;mmap=on: the file mapped shared, or NULL */
+	size_t map_len;
 #ifdef TCMU_FILE_URING
 	struct io_uring ring;
 	bool ring_ready;
@@ -137,6 +140,11 @@ void fh_cursor_zero_rest(struct fh_cursor *c);
 int fh_exec_blocking(struct fh_dev *d, struct fh_cmd *fc);
 int fh_exec_blocking_rw(struct fh_dev *d, struct fh_cmd *fc);
 bool fh_write_dsync(const struct fh_dev *d, unsigned int flags);
+
+/* map.c */
+int fh_map_open(struct fh_dev *d, uint64_t size);
+void fh_map_close(struct fh_dev *d);
+int fh_map_rw(struct fh_dev *d, const struct fh_cursor *c, bool write);
 
 /* pool.c */
 int fh_pool_start(struct fh_dev *d, unsigned int nr);

@@ -10,9 +10,11 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/magic.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -586,6 +588,89 @@ static void test_past_eof_threads(void **state)
 	past_eof(";engine=threads");
 }
 
+/* ---- ;mmap=on: writes through a shared mapping (tmpfs) -------------- */
+
+/* A path on tmpfs for @name, or skip() when /dev/shm is not tmpfs. */
+static void shm_path(char *buf, size_t size, const char *name)
+{
+	struct statfs sf;
+
+	if (statfs("/dev/shm", &sf) || sf.f_type != TMPFS_MAGIC)
+		skip();
+	snprintf(buf, size, "/dev/shm/tcmu-file-%d-%s", (int)getpid(), name);
+}
+
+/* Does this process map @path? */
+static bool mapped_here(const char *path)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[1024];
+	bool found = false;
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, path) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Random I/O with ;mmap=on lands in the file and reads back right. */
+static void test_mmap_random_io(void **state)
+{
+	char p[512], cfg[700];
+	uint8_t *shadow;
+	struct th t;
+
+	shm_path(p, sizeof(p), "map.img");
+	unlink(p);
+	snprintf(cfg, sizeof(cfg), "%s;mmap=on", p);
+	assert_int_equal(th_start(&t, "file", cfg, NULL), 0);
+	assert_true(mapped_here(p));
+	shadow = calloc(1, t.size);
+	assert_non_null(shadow);
+	th_random_io(&t, shadow, 40, 16, 0x4321);
+	assert_int_equal(th_sync(&t), TH_GOOD);
+	check_file(p, shadow, t.size);
+	th_stop(&t);
+	assert_false(mapped_here(p));
+	free(shadow);
+	unlink(p);
+}
+
+/*
+ * The file is truncated behind our back: a load or store in the mapping
+ * raises SIGBUS, the guard catches it and the transfer is done the usual
+ * way (a read past the end reads zeroes, a write grows the file again)
+ * instead of killing the process.
+ */
+static void test_mmap_sigbus_fallback(void **state)
+{
+	char p[512], cfg[700];
+	uint8_t *data, back[TH_CHUNK], zero[TH_CHUNK] = { 0 };
+	struct th t;
+
+	shm_path(p, sizeof(p), "bus.img");
+	unlink(p);
+	snprintf(cfg, sizeof(cfg), "%s;mmap=on", p);
+	assert_int_equal(th_start(&t, "file", cfg, NULL), 0);
+	data = fill_start(&t, 4 * TH_CHUNK, 33);
+	assert_int_equal(truncate(p, 0), 0);
+	memset(back, 0xa5, sizeof(back));
+	assert_int_equal(th_read(&t, TH_CHUNK / t.bs, TH_CHUNK / t.bs, back), TH_GOOD);
+	assert_memory_equal(back, zero, TH_CHUNK);
+	assert_int_equal(th_write(&t, 2 * TH_CHUNK / t.bs, TH_CHUNK / t.bs, data, false), TH_GOOD);
+	assert_int_equal(th_read(&t, 2 * TH_CHUNK / t.bs, TH_CHUNK / t.bs, back), TH_GOOD);
+	assert_memory_equal(back, data, TH_CHUNK);
+	/* and the mapping serves again once the file is long enough */
+	assert_int_equal(truncate(p, t.size), 0);
+	assert_int_equal(th_write(&t, 0, TH_CHUNK / t.bs, data + TH_CHUNK, false), TH_GOOD);
+	assert_int_equal(th_read(&t, 0, TH_CHUNK / t.bs, back), TH_GOOD);
+	assert_memory_equal(back, data + TH_CHUNK, TH_CHUNK);
+	th_stop(&t);
+	free(data);
+	unlink(p);
+}
+
 /* ---- the plugin exports one symbol ---------------------------------- */
 
 static void test_exports(void **state)
@@ -655,6 +740,8 @@ int main(void)
 		cmocka_unit_test(test_write_same_threads),
 		cmocka_unit_test(test_past_eof_uring),
 		cmocka_unit_test(test_past_eof_threads),
+		cmocka_unit_test(test_mmap_random_io),
+		cmocka_unit_test(test_mmap_sigbus_fallback),
 		cmocka_unit_test(test_fallback_without_io_uring), /* last */
 	};
 

@@ -12,6 +12,7 @@
 #include "test_pub_handler_common.h"
 
 #include "../../handlers/file/file.c"
+#include "../../handlers/file/map.c"
 #include "../../handlers/file/pool.c"
 #include "../../handlers/file/uring.c"
 
