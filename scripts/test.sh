@@ -2,7 +2,8 @@
 # Builds tcmud with ASan + UBSan and runs the whole test suite with ctest:
 # unit tests, the ring simulator, and the real-kernel tests in a qemu VM.
 #   scripts/test.sh [ctest args...]   e.g. -L unit, -R ring, -LE vm
-# TCMU_TEST_SLOW=1 also runs the tests labelled slow (the VM churn case).
+# TCMU_TEST_SLOW=1 also runs the tests labelled slow (vm_bugdemo: the VM suite
+# against builds with injected ring bugs, tests/vm/bug-demo).
 # BUILD_DIR (default build-asan) selects the build tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
