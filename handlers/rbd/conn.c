@@ -67,6 +67,12 @@ static int conn_connect(const struct rbd_cfg *c, rados_t *out)
 	r = rados_conf_set(cl, "rbd_cache", "false");
 	if (r < 0)
 		goto fail;
+	/* nor a persistent write-back cache plugin (pwl): rbd.c completes a
+	 * FUA write without a flush, which is right only when librbd's write
+	 * completion means "committed on the OSD" */
+	r = rados_conf_set(cl, "rbd_plugins", "");
+	if (r < 0)
+		goto fail;
 	/* Never let a dead mon hold open() (main thread) for the default 300 s. */
 	snprintf(val, sizeof(val), "%d", RBD_CONNECT_TIMEOUT);
 	r = rados_conf_set(cl, "client_mount_timeout", val);

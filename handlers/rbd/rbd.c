@@ -7,7 +7,7 @@
  * I/O. ASYNC: the ring thread calls the I/O callbacks, which hand the
  * data-area iovecs straight to rbd_aio_readv/writev (no bounce buffer);
  * completions arrive on librbd threads, which call tcmu_cmd_done(). A
- * command that needs a second step (FUA: write then flush; emulated
+ * command that needs a second step (emulated
  * COMPARE AND WRITE: read, compare, write) submits it from the completion.
  *
  * COMPARE AND WRITE. librbd 16.2 compares and writes atomically on the OSD,
@@ -69,7 +69,6 @@ enum rbd_op {
 
 enum rbd_step {
 	ST_MAIN,     /* the command's own request */
-	ST_FLUSH,    /* FUA: the flush after a write */
 	ST_CAW_WRITE, /* emulated CAW: the write after the compare */
 };
 
@@ -85,7 +84,6 @@ struct rbd_cmd {
 	struct tcmu_cmd *cmd;
 	struct rbd_cmd *gate_next;  /* queued behind the gate */
 	uint8_t op, step, gate;
-	bool fua;
 	const struct iovec *iov;    /* data (read: into; others: from) */
 	size_t iovcnt;
 	const struct iovec *cmp;    /* CAW verify data */
@@ -408,7 +406,7 @@ static bool rbd_caw_mismatch(const struct rbd_cmd *rc, uint64_t *at)
 	return true;
 }
 
-/* Submit the next step of @rc (flush, CAW write). Any thread. */
+/* Submit the next step of @rc (the write of an emulated CAW). Any thread. */
 static void rbd_next(struct rbd_cmd *rc, enum rbd_step step)
 {
 	rbd_completion_t c;
@@ -420,11 +418,7 @@ static void rbd_next(struct rbd_cmd *rc, enum rbd_step step)
 		rbd_finish(rc, r);
 		return;
 	}
-	if (step == ST_FLUSH)
-		r = rbd_aio_flush(rc->rd->image, c);
-	else
-		r = rbd_aio_writev(rc->rd->image, rc->iov, (int)rc->iovcnt,
-				   rc->off, c);
+	r = rbd_aio_writev(rc->rd->image, rc->iov, (int)rc->iovcnt, rc->off, c);
 	if (r < 0) {
 		rbd_aio_release(c);
 		rbd_finish(rc, rbd_error(rc->rd, r, "submitting a request"));
@@ -439,8 +433,6 @@ static const char *rbd_op_name(const struct rbd_cmd *rc)
 		[OP_CAW] = "compare and write", [OP_CAW_EMUL] = "compare and write",
 	};
 
-	if (rc->step == ST_FLUSH)
-		return "flush";
 	return names[rc->op];
 }
 
@@ -488,10 +480,8 @@ static void rbd_io_cb(rbd_completion_t c, void *arg)
 		}
 		/* fall through */
 	default:
-		if (rc->fua && rc->step != ST_FLUSH) {
-			rbd_next(rc, ST_FLUSH);
-			return;
-		}
+		/* FUA needs no flush: librbd runs uncached (conn.c), so a write
+		 * completes only once the OSD has committed it. */
 		break;
 	}
 	rbd_finish(rc, 0);
@@ -651,8 +641,8 @@ static int rbd_h_read(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 }
 
 /*
- * write — WRITE: rbd_aio_writev from the data area, then rbd_aio_flush
- * for FUA. Ring thread; never blocks. Returns 0, -EBUSY (reconnecting) or
+ * write — WRITE: rbd_aio_writev from the data area (FUA needs nothing
+ * more: librbd is uncached, a write completes once committed). Ring thread; never blocks. Returns 0, -EBUSY (reconnecting) or
  * -ERANGE (past the end of a shrunk image).
  */
 static int rbd_h_write(struct tcmu_device *dev, struct tcmu_cmd *cmd,
@@ -671,7 +661,6 @@ static int rbd_h_write(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 	rc->iovcnt = iovcnt;
 	rc->off = offset;
 	rc->len = length;
-	rc->fua = flags & TCMU_IO_FUA;
 	rbd_gate_enter(rc, GATE_SHARED);
 	return 0;
 }
@@ -718,7 +707,7 @@ static bool rbd_all_zero(const char *p, size_t n)
  * write_same — WRITE SAME: rbd_aio_write_zeroes for a zero pattern (it
  * deallocates whole objects and zeroes the rest, so UNMAP or not the
  * blocks read back as zeroes), rbd_aio_writesame otherwise; with
- * TCMU_IO_FUA a flush follows. Ring thread; never blocks.
+ * TCMU_IO_FUA nothing more (uncached, see write). Ring thread; never blocks.
  * Returns 0, -EBUSY, -ERANGE or -ENOMEM.
  */
 static int rbd_h_write_same(struct tcmu_device *dev, struct tcmu_cmd *cmd,
@@ -750,7 +739,6 @@ static int rbd_h_write_same(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 	rc->off = offset;
 	rc->len = length;
 	rc->zero = rbd_all_zero(rc->buf, plen);
-	rc->fua = flags & TCMU_IO_FUA;
 	rbd_gate_enter(rc, GATE_SHARED);
 	return 0;
 }
