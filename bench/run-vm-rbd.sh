@@ -8,7 +8,9 @@
 # Prints the tables (bench/vm-rbd-table.py) and keeps them with the raw log
 # in bench/results/<date>-vm-rbd-<host>.{md,log}.
 #
-#   bench/run-vm-rbd.sh [-b BUILD_DIR] [-t SECONDS_PER_JOB] [-s SIZE] [-o OUT_BASENAME]
+#   bench/run-vm-rbd.sh [-b BUILD_DIR] [-t SECONDS_PER_JOB] [-r ROUNDS] [-s SIZE] [-o OUT_BASENAME]
+#
+# Rounds alternate the order of the targets; the tables take medians.
 #
 # Env passed to the guest (see bench/vm-guest-rbd.sh): BENCH_TARGETS,
 # BENCH_JOBS, BENCH_OSD_TIMEOUT, BENCH_MAX_SECTORS, BENCH_DATA_AREA_MB.
@@ -20,16 +22,18 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 BUILD=$ROOT/build-bench
 RUNTIME=${BENCH_RUNTIME:-8}
+ROUNDS=${BENCH_ROUNDS:-1}
 SIZE=256M
 OUT=
 
-while getopts b:t:s:o:h opt; do
+while getopts b:t:r:s:o:h opt; do
 	case $opt in
 	b) BUILD=$(readlink -f "$OPTARG") ;;
 	t) RUNTIME=$OPTARG ;;
+	r) ROUNDS=$OPTARG ;;
 	s) SIZE=$OPTARG ;;
 	o) OUT=$OPTARG ;;
-	h) sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+	h) sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
 	*) exit 2 ;;
 	esac
 done
@@ -77,11 +81,11 @@ accel=tcg
 	echo "host: $host, $(nproc) CPUs ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "guest: qemu $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}'), accel $accel, 2 vCPUs, 4 GiB; cluster on the host: 1 mon + 1 memstore OSD on 127.0.0.1 ($CEPH_CLIENT_PORTS), reached through slirp (vm-run -n)"
 	echo "tree: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ local changes)'), build: $BUILD"
-	echo "command: bench/run-vm-rbd.sh -t $RUNTIME -s $SIZE${BENCH_JOBS:+ BENCH_JOBS='$BENCH_JOBS'}${BENCH_TARGETS:+ BENCH_TARGETS='$BENCH_TARGETS'}"
+	echo "command: bench/run-vm-rbd.sh -t $RUNTIME -r $ROUNDS -s $SIZE${BENCH_JOBS:+ BENCH_JOBS='$BENCH_JOBS'}${BENCH_TARGETS:+ BENCH_TARGETS='$BENCH_TARGETS'}"
 } >"$log"
 cat "$log"
 
-envs=(-e "VM_BUILD=$BUILD" -e "BENCH_ROOT=$ROOT" -e "BENCH_RUNTIME=$RUNTIME"
+envs=(-e "VM_BUILD=$BUILD" -e "BENCH_ROOT=$ROOT" -e "BENCH_RUNTIME=$RUNTIME" -e "BENCH_ROUNDS=$ROUNDS"
 	-e "BENCH_SIZE=$SIZE" -e "CEPH_CONF=$CL/bench.conf" -e BENCH_IMAGE=bench -e BENCH_POOL=rbd)
 for v in BENCH_TARGETS BENCH_JOBS BENCH_OSD_TIMEOUT BENCH_MAX_SECTORS BENCH_DATA_AREA_MB; do
 	[[ -n ${!v:-} ]] && envs+=(-e "$v=${!v}")

@@ -20,7 +20,8 @@
 # build), CEPH_CONF (the bench conf: the cluster's, plus rbd_cache = false
 # for every client), BENCH_POOL, BENCH_IMAGE, BENCH_SIZE (image = LUN
 # size), BENCH_TARGETS ("tcmud fio-rbd runner"), BENCH_JOBS ("rw:bs:qd
-# ..."), BENCH_RUNTIME (s per job), BENCH_OSD_TIMEOUT (osd_op_timeout of
+# ..."), BENCH_RUNTIME (s per job), BENCH_ROUNDS (rounds; even ones run
+# the targets in reverse order), BENCH_OSD_TIMEOUT (osd_op_timeout of
 # both daemons' LUNs), BENCH_MAX_SECTORS, BENCH_DATA_AREA_MB.
 set -uo pipefail
 
@@ -31,6 +32,7 @@ BENCH_SIZE=${BENCH_SIZE:-256M}
 BENCH_TARGETS=${BENCH_TARGETS:-tcmud fio-rbd runner}
 BENCH_JOBS=${BENCH_JOBS:-randread:4k:1 randread:4k:32 randwrite:4k:1 randwrite:4k:32 read:1M:4 write:1M:4}
 BENCH_RUNTIME=${BENCH_RUNTIME:-8}
+BENCH_ROUNDS=${BENCH_ROUNDS:-1}
 BENCH_OSD_TIMEOUT=${BENCH_OSD_TIMEOUT:-30}
 BENCH_MAX_SECTORS=${BENCH_MAX_SECTORS:-2048}
 BENCH_DATA_AREA_MB=${BENCH_DATA_AREA_MB:-256}
@@ -132,16 +134,22 @@ bench_lun() {
 
 echo "INFO guest kernel=$(uname -r) cpus=$(nproc) mem=$(awk '/MemTotal/ {print $2}' /proc/meminfo)kB"
 echo "INFO tcmud=$("$VM_BUILD/tcmud" --version 2>&1 | head -n1) tcmu-runner=$(dpkg-query -W -f '${Version}' tcmu-runner 2>/dev/null) fio=$(fio --version) librbd=$(dpkg-query -W -f '${Version}' librbd1 2>/dev/null)"
-echo "INFO jobs='$BENCH_JOBS' runtime=${BENCH_RUNTIME}s image=$BENCH_POOL/$BENCH_IMAGE size=$BENCH_SIZE osd_op_timeout=$BENCH_OSD_TIMEOUT"
-for t in $BENCH_TARGETS; do
-	case $t in
-	tcmud | runner) bench_lun "$t" ;;
-	fio-rbd)
-		log "fio-rbd: start"
-		run_jobs fio-rbd 0 --ioengine=rbd --clientname=admin --pool="$BENCH_POOL" \
-			--rbdname="$BENCH_IMAGE"
-		;;
-	*) fail "unknown target $t" ;;
-	esac
+echo "INFO jobs='$BENCH_JOBS' runtime=${BENCH_RUNTIME}s rounds=$BENCH_ROUNDS image=$BENCH_POOL/$BENCH_IMAGE size=$BENCH_SIZE osd_op_timeout=$BENCH_OSD_TIMEOUT"
+# rounds alternate the order of the targets (the host's load drifts)
+for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+	order=$BENCH_TARGETS
+	((round % 2)) || order=$(printf '%s\n' $BENCH_TARGETS | tac | tr '\n' ' ')
+	log "round $round: $order"
+	for t in $order; do
+		case $t in
+		tcmud | runner) bench_lun "$t" ;;
+		fio-rbd)
+			log "fio-rbd: start"
+			run_jobs fio-rbd 0 --ioengine=rbd --clientname=admin --pool="$BENCH_POOL" \
+				--rbdname="$BENCH_IMAGE"
+			;;
+		*) fail "unknown target $t" ;;
+		esac
+	done
 done
 echo "BENCH DONE"
