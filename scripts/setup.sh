@@ -19,6 +19,7 @@ PACKAGES=(
 	tcmu-runner
 	ceph-mon ceph-osd ceph-common librbd-dev librados-dev uuid-runtime iproute2 # rbd handler, tests/rbd cluster
 	glusterfs-server libglusterfs-dev # glfs handler, tests/glfs cluster
+	libtirpc-dev # ASan builds load it at start-up for gfapi (see CMakeLists.txt)
 )
 
 missing=()
