@@ -136,7 +136,10 @@ struct q2 {
 	struct rangelock rl;
 	struct q2_cache *l2c, *rbc;
 	uint64_t free_hint;
-	uint64_t meta_seq;
+	uint64_t meta_seq;   /* bumped by every metadata write */
+	uint64_t synced_seq; /* meta_seq seen before the last good barrier */
+	bool no_dsync;       /* atomic: pwritev2(RWF_DSYNC) unsupported */
+	uint64_t fua_fast;   /* atomic: FUA writes done by RWF_DSYNC alone */
 	struct q2_pfree *pf;
 	size_t npf, pfcap;
 	bool marked_dirty;  /* we set the dirty bit and must clear it */
@@ -247,6 +250,12 @@ int q2_meta_write_locked(struct q2 *q, uint64_t off, const void *buf,
  * The _locked variant syncs while holding the lock. */
 int q2_barrier(struct q2 *q);
 int q2_barrier_locked(struct q2 *q);
+/* True when every metadata write so far is durable (no barrier owed).
+ * Locked; never blocks. */
+static inline bool q2_fua_clean_locked(const struct q2 *q)
+{
+	return q->meta_seq == q->synced_seq;
+}
 /* Sets a refcount directly (check/repair). */
 int q2_refcount_set_locked(struct q2 *q, uint64_t cluster, uint64_t val);
 /* Reads/writes refcount entries in a refcount block buffer. */
@@ -271,7 +280,7 @@ int q2_read_compressed(struct q2 *q, const struct q2_map *m, void *out);
 int q2_read(struct qimg *img, uint64_t off, size_t len,
 	    const struct qiov *qv, size_t qoff);
 int q2_write(struct qimg *img, uint64_t off, size_t len,
-	     const struct qiov *qv, size_t qoff);
+	     const struct qiov *qv, size_t qoff, bool fua);
 int q2_zero(struct qimg *img, uint64_t off, uint64_t len, bool may_unmap);
 int q2_flush(struct qimg *img);
 int q2_block_status(struct qimg *img, uint64_t off, bool *alloc,

@@ -487,8 +487,9 @@ int q2_parse_header(struct q2 *q, const char *path, unsigned int flags,
 		qimg_seterr(err, "cannot read the image header");
 		goto out;
 	}
-	ret = parse_extensions(q, hc, q->header_len, bfo ? bfo : cs,
-			       backing_fmt, err);
+	/* bfo is checked below: never let it widen the buffer here. */
+	ret = parse_extensions(q, hc, q->header_len,
+			       bfo && bfo < cs ? bfo : cs, backing_fmt, err);
 	if (ret < 0)
 		goto out;
 	if (bfo) {
@@ -567,6 +568,7 @@ int q2_set_incompat_locked(struct q2 *q, uint64_t set, uint64_t clear)
 	ret = qf_pwrite(q->fd, b, 8, Q2_HDR_INCOMPAT);
 	if (ret < 0)
 		return ret;
+	q->meta_seq++; /* see q2_fua_clean_locked() */
 	ret = qf_sync(q->fd);
 	if (ret < 0)
 		return ret;
@@ -641,8 +643,10 @@ int q2_prepare_write_locked(struct q2 *q)
 		/* We maintain none of the other auto-clear features. */
 		q2_put64(b, q->autoclear & keep);
 		ret = qf_pwrite(q->fd, b, 8, Q2_HDR_AUTOCLEAR);
-		if (ret == 0)
+		if (ret == 0) {
+			q->meta_seq++;
 			ret = qf_sync(q->fd);
+		}
 		if (ret < 0)
 			return ret;
 		q->autoclear &= keep;

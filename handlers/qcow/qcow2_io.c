@@ -427,17 +427,56 @@ static int prepare_change(struct qimg *img)
 	return ret;
 }
 
+/*
+ * Writes the in-place run @x. With *@dsync it uses pwritev2(RWF_DSYNC) and
+ * the run is durable on return; otherwise (or when the kernel refuses the
+ * flag, which turns *@dsync and the image's fast FUA off) it writes plainly
+ * and sets *@owed: a barrier is owed if the write is FUA. Any thread,
+ * without q->lock; blocks. Returns 0 or -errno.
+ */
+static int write_run(struct q2 *q, const struct qiov *qv,
+		     const struct extent *x, bool *dsync, bool *owed)
+{
+	int ret;
+
+	if (*dsync) {
+		ret = qiov_pwrite_dsync(q->data_fd, qv, x->qoff, x->len,
+					x->host);
+		if (ret != -EOPNOTSUPP && ret != -EINVAL && ret != -ENOSYS)
+			return ret;
+		__atomic_store_n(&q->no_dsync, true, __ATOMIC_RELAXED);
+		*dsync = false;
+	}
+	*owed = true;
+	return qiov_pwrite(q->data_fd, qv, x->qoff, x->len, x->host);
+}
+
+/*
+ * FUA without a barrier: a FUA write must be durable together with all the
+ * metadata that finds it after a power loss. A write that changes no
+ * mapping (in place, the cluster ours alone, its subclusters allocated)
+ * depends only on the mapping it looked up; the shared range lock keeps
+ * that mapping from changing. If, under q->lock at the lookup, meta_seq
+ * (bumped by every L1/L2/refcount/header write) equals synced_seq (the
+ * meta_seq read before the last successful barrier started), every
+ * metadata write so far, that mapping included, is durable, and
+ * pwritev2(RWF_DSYNC) of the data alone completes the FUA write. Any
+ * lookup that sees metadata pending, any cluster that needs the slow path,
+ * and a kernel without RWF_DSYNC fall back to write + q2_barrier().
+ */
 int q2_write(struct qimg *img, uint64_t off, size_t len, const struct qiov *qv,
-	     size_t qoff)
+	     size_t qoff, bool fua)
 {
 	struct q2 *q = img->q2;
 	uint64_t cs = q->cluster_size, first, last, gc;
 	struct extent x = {.type = EXT_NONE};
 	struct rl_entry rle;
+	bool dsync = fua && !__atomic_load_n(&q->no_dsync, __ATOMIC_RELAXED);
+	bool owed = false; /* written without RWF_DSYNC */
 	int ret;
 
 	if (!len)
-		return 0;
+		return fua ? q2_barrier(q) : 0;
 	ret = prepare_change(img);
 	if (ret < 0)
 		return ret;
@@ -461,6 +500,8 @@ int q2_write(struct qimg *img, uint64_t off, size_t len, const struct qiov *qv,
 			 !(touch_mask(q, a, b) & ~m.alloc);
 		if (direct && q->data_file)
 			m.host = gc * cs;
+		if (!q2_fua_clean_locked(q))
+			dsync = false; /* stays off for the rest */
 		pthread_mutex_unlock(&q->lock);
 		if (ret < 0 || !direct)
 			break;
@@ -471,7 +512,7 @@ int q2_write(struct qimg *img, uint64_t off, size_t len, const struct qiov *qv,
 			continue;
 		}
 		if (x.type == EXT_DATA) {
-			ret = qiov_pwrite(q->data_fd, qv, x.qoff, x.len, x.host);
+			ret = write_run(q, qv, &x, &dsync, &owed);
 			if (ret < 0)
 				break;
 		}
@@ -482,21 +523,26 @@ int q2_write(struct qimg *img, uint64_t off, size_t len, const struct qiov *qv,
 		x.len = (size_t)(b - a);
 	}
 	if (ret == 0 && x.type == EXT_DATA)
-		ret = qiov_pwrite(q->data_fd, qv, x.qoff, x.len, x.host);
+		ret = write_run(q, qv, &x, &dsync, &owed);
 	rl_unlock(&q->rl, &rle);
-	if (ret < 0 || gc > last)
+	if (ret < 0)
 		return ret;
 
-	/* Slow path for the rest. */
-	{
+	if (gc <= last) { /* slow path for the rest */
 		uint64_t soff = gc * cs > off ? gc * cs : off;
 
 		rl_lock(&q->rl, &rle, gc, last, true);
 		ret = write_slow(img, gc, last, soff, (size_t)(off + len - soff),
 				 qv, qoff + (size_t)(soff - off));
 		rl_unlock(&q->rl, &rle);
+		owed = true;
 	}
-	return ret;
+	if (ret < 0 || !fua)
+		return ret;
+	if (owed)
+		return q2_barrier(q);
+	__atomic_add_fetch(&q->fua_fast, 1, __ATOMIC_RELAXED);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- */

@@ -89,6 +89,9 @@ int q2_open(struct qimg *img, const char *path, unsigned int flags,
 		return -ENOMEM;
 	q->img = img;
 	q->fd = q->data_fd = img->fd;
+	/* What an earlier process wrote may still sit in the page cache: the
+	 * first FUA write must sync (meta_seq != synced_seq). */
+	q->meta_seq = 1;
 	pthread_mutex_init(&q->lock, NULL);
 	rl_init(&q->rl);
 	img->q2 = q;

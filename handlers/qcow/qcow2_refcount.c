@@ -394,6 +394,14 @@ static int sync_all(struct q2 *q)
 	return ret;
 }
 
+/* Records that metadata up to @seq is durable (a sync that started after
+ * meta_seq was @seq succeeded). Locked; never blocks. */
+static void note_synced_locked(struct q2 *q, uint64_t seq)
+{
+	if (seq > q->synced_seq)
+		q->synced_seq = seq;
+}
+
 int q2_barrier_locked(struct q2 *q)
 {
 	uint64_t seq = q->meta_seq;
@@ -401,6 +409,7 @@ int q2_barrier_locked(struct q2 *q)
 
 	if (ret < 0)
 		return ret;
+	note_synced_locked(q, seq);
 	return q2_process_frees_locked(q, seq);
 }
 
@@ -416,6 +425,7 @@ int q2_barrier(struct q2 *q)
 	if (ret < 0)
 		return ret;
 	pthread_mutex_lock(&q->lock);
+	note_synced_locked(q, seq);
 	ret = q2_process_frees_locked(q, seq);
 	pthread_mutex_unlock(&q->lock);
 	return ret;

@@ -246,10 +246,7 @@ int qimg_write(struct qimg *img, uint64_t off, size_t len,
 		return ret;
 	if (img->ro)
 		return -EROFS;
-	ret = img->ops->write(img, off, len, &qv, 0);
-	if (ret == 0 && fua)
-		ret = img->ops->flush(img);
-	return ret;
+	return img->ops->write(img, off, len, &qv, 0, fua);
 }
 
 int qimg_write_zeroes(struct qimg *img, uint64_t off, uint64_t len,

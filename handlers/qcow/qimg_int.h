@@ -30,8 +30,9 @@ struct q2;
 struct qimg_ops {
 	int (*read)(struct qimg *img, uint64_t off, size_t len,
 		    const struct qiov *qv, size_t qoff);
+	/* With @fua the data is durable on return (and what finds it). */
 	int (*write)(struct qimg *img, uint64_t off, size_t len,
-		     const struct qiov *qv, size_t qoff);
+		     const struct qiov *qv, size_t qoff, bool fua);
 	int (*zero)(struct qimg *img, uint64_t off, uint64_t len,
 		    bool may_unmap);
 	int (*flush)(struct qimg *img);
@@ -85,6 +86,10 @@ int qiov_pread(int fd, const struct qiov *qv, size_t qoff, size_t len,
 /* Writes iovec bytes to the file, all or an error. */
 int qiov_pwrite(int fd, const struct qiov *qv, size_t qoff, size_t len,
 		uint64_t foff);
+/* Same with RWF_DSYNC (durable on return); -EOPNOTSUPP, -EINVAL or
+ * -ENOSYS when the kernel or file system cannot do that. */
+int qiov_pwrite_dsync(int fd, const struct qiov *qv, size_t qoff, size_t len,
+		      uint64_t foff);
 
 /* qfile.c: the only place that issues data/metadata system calls. */
 /* Reads @len bytes; bytes past EOF read as zeroes. Returns 0 or -errno. */
@@ -94,6 +99,9 @@ int qf_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 /* preadv/pwritev that count as one system call each for the test hooks. */
 ssize_t qf_preadv(int fd, const struct iovec *iov, int cnt, uint64_t off);
 ssize_t qf_pwritev(int fd, const struct iovec *iov, int cnt, uint64_t off);
+/* pwritev2(RWF_DSYNC): bytes written (durable) or -errno. */
+ssize_t qf_pwritev_dsync(int fd, const struct iovec *iov, int cnt,
+			 uint64_t off);
 /* fdatasync. Returns 0 or -errno. */
 int qf_sync(int fd);
 /* fallocate that counts as a write for the test hooks. */

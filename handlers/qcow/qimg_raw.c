@@ -21,10 +21,15 @@ static int raw_read(struct qimg *img, uint64_t off, size_t len,
 	return qiov_pread(img->fd, qv, qoff, len, off);
 }
 
+/* Any thread; blocks. With @fua, writes then fdatasyncs. */
 static int raw_write(struct qimg *img, uint64_t off, size_t len,
-		     const struct qiov *qv, size_t qoff)
+		     const struct qiov *qv, size_t qoff, bool fua)
 {
-	return qiov_pwrite(img->fd, qv, qoff, len, off);
+	int ret = qiov_pwrite(img->fd, qv, qoff, len, off);
+
+	if (ret == 0 && fua)
+		ret = qf_sync(img->fd);
+	return ret;
 }
 
 static int raw_zero(struct qimg *img, uint64_t off, uint64_t len,

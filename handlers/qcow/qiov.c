@@ -5,6 +5,7 @@
  * block. They return 0 or -errno.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "qimg_int.h"
@@ -125,8 +126,9 @@ int qiov_pread(int fd, const struct qiov *qv, size_t qoff, size_t len,
 	return 0;
 }
 
-int qiov_pwrite(int fd, const struct qiov *qv, size_t qoff, size_t len,
-		uint64_t foff)
+/* Writes [qoff, qoff+len) at @foff, with RWF_DSYNC when @dsync. */
+static int qiov_pwrite_mode(int fd, const struct qiov *qv, size_t qoff,
+			    size_t len, uint64_t foff, bool dsync)
 {
 	struct iovec v[QIOV_BATCH];
 
@@ -137,7 +139,8 @@ int qiov_pwrite(int fd, const struct qiov *qv, size_t qoff, size_t len,
 
 		if (!n)
 			return -EINVAL;
-		r = qf_pwritev(fd, v, n, foff);
+		r = dsync ? qf_pwritev_dsync(fd, v, n, foff)
+			  : qf_pwritev(fd, v, n, foff);
 		if (r < 0)
 			return (int)r;
 		if (r == 0)
@@ -147,4 +150,16 @@ int qiov_pwrite(int fd, const struct qiov *qv, size_t qoff, size_t len,
 		len -= (size_t)r;
 	}
 	return 0;
+}
+
+int qiov_pwrite(int fd, const struct qiov *qv, size_t qoff, size_t len,
+		uint64_t foff)
+{
+	return qiov_pwrite_mode(fd, qv, qoff, len, foff, false);
+}
+
+int qiov_pwrite_dsync(int fd, const struct qiov *qv, size_t qoff, size_t len,
+		      uint64_t foff)
+{
+	return qiov_pwrite_mode(fd, qv, qoff, len, foff, true);
 }

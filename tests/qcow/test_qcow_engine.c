@@ -613,6 +613,119 @@ static void test_concurrency(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* FUA by RWF_DSYNC                                                   */
+/* ------------------------------------------------------------------ */
+
+/* One FUA write of @len bytes of @pat at @off; returns the write-like
+ * system calls it took and sets *@fast when it needed no barrier. */
+static long fua_write(struct qimg *q, uint64_t off, size_t len, int pat,
+		      bool *fast)
+{
+	uint64_t before = __atomic_load_n(&q->q2->fua_fast, __ATOMIC_RELAXED);
+	long calls = qf_write_calls;
+	uint8_t *buf = malloc(len);
+	struct iovec v = {buf, len};
+
+	assert_non_null(buf);
+	memset(buf, pat, len);
+	assert_int_equal(qimg_write(q, off, len, &v, 1, true), 0);
+	free(buf);
+	*fast = __atomic_load_n(&q->q2->fua_fast, __ATOMIC_RELAXED) != before;
+	return qf_write_calls - calls;
+}
+
+/* In-place FUA writes with nothing pending take one pwritev2(RWF_DSYNC);
+ * allocating ones, and any with metadata not yet synced, keep the
+ * write + barrier path. */
+static void test_fua_fast(void **state)
+{
+	const char *img = tu_p("f.qcow2"), *raw = tu_p("f.raw");
+	uint64_t cs = 65536;
+	struct qimg *q;
+	bool fast;
+	long n;
+	int fd;
+
+	assert_int_equal(tu_sh("qemu-img create -q -f qcow2 -o "
+			       "cluster_size=65536 '%s' 4M && rm -f '%s' && "
+			       "truncate -s 4M '%s'", img, raw, raw),
+			 0);
+	q = xopen(img, 0);
+	/* Allocating: write + barrier (+ metadata), never the fast path. */
+	n = fua_write(q, 0, 2 * cs, 0x11, &fast);
+	assert_false(fast);
+	assert_true(n > 2);
+	/* Its closing barrier synced its L2 update: in place is fast. */
+	n = fua_write(q, 0, cs, 0x22, &fast);
+	assert_true(fast);
+	assert_int_equal(n, 1);
+	/* A plain allocating write leaves its L2 update pending: the next
+	 * FUA write, even in place elsewhere, syncs it. */
+	{
+		uint8_t b[512];
+		struct iovec v = {b, sizeof(b)};
+
+		memset(b, 0x2a, sizeof(b));
+		assert_int_equal(qimg_write(q, 3 * cs, sizeof(b), &v, 1,
+					    false),
+				 0);
+	}
+	n = fua_write(q, 0, 512, 0x22, &fast);
+	assert_false(fast);
+	/* Nothing pending now: in place, one system call. */
+	n = fua_write(q, 4096, cs, 0x33, &fast); /* spans 2 clusters */
+	assert_true(fast);
+	assert_int_equal(n, 1);
+	n = fua_write(q, 512, 512, 0x44, &fast);
+	assert_true(fast);
+	assert_int_equal(n, 1);
+	/* Partly allocating: the slow path and a barrier. */
+	n = fua_write(q, cs + 4096, cs, 0x55, &fast);
+	assert_false(fast);
+	assert_true(n > 2);
+	assert_int_equal(qimg_flush(q), 0);
+	n = fua_write(q, 8192, 4096, 0x66, &fast);
+	assert_true(fast);
+	assert_int_equal(n, 1);
+	assert_int_equal(qimg_close(q), 0);
+
+	/* After an open the first FUA write syncs (an earlier process may
+	 * have left metadata in the page cache), then in place is fast. */
+	q = xopen(img, 0);
+	fua_write(q, 8192, 4096, 0x77, &fast);
+	assert_false(fast);
+	n = fua_write(q, 8192, 4096, 0x77, &fast);
+	assert_true(fast);
+	assert_int_equal(n, 1);
+	assert_int_equal(qimg_close(q), 0);
+
+	/* Same contents as the plain writes applied to a raw file. */
+	fd = open(raw, O_RDWR);
+	assert_true(fd >= 0);
+	{
+		static const struct { uint64_t off, len; int pat; } w[] = {
+			{0, 2 * 65536, 0x11}, {0, 65536, 0x22},
+			{3 * 65536, 512, 0x2a}, {0, 512, 0x22},
+			{4096, 65536, 0x33}, {512, 512, 0x44},
+			{65536 + 4096, 65536, 0x55}, {8192, 4096, 0x66},
+			{8192, 4096, 0x77},
+		};
+		uint8_t *b = malloc(2 * cs);
+
+		assert_non_null(b);
+		for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+			memset(b, w[i].pat, w[i].len);
+			assert_int_equal(pwrite(fd, b, w[i].len, (off_t)w[i].off),
+					 (ssize_t)w[i].len);
+		}
+		free(b);
+	}
+	close(fd);
+	assert_int_equal(tu_qcheck(img), 0);
+	assert_int_equal(tu_qcompare(img, raw), 0);
+}
+
+/* ------------------------------------------------------------------ */
 /* Crash consistency                                                  */
 /* ------------------------------------------------------------------ */
 
@@ -1034,6 +1147,7 @@ int main(void)
 		cmocka_unit_test_setup(test_bitmaps, need_qemu),
 		cmocka_unit_test_setup(test_data_file, need_qemu),
 		cmocka_unit_test_setup(test_concurrency, need_qemu),
+		cmocka_unit_test_setup(test_fua_fast, need_qemu),
 		cmocka_unit_test_setup(test_crash, need_qemu),
 		cmocka_unit_test_setup(test_refusals, need_qemu),
 		cmocka_unit_test_setup(test_damaged, need_qemu),
