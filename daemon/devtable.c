@@ -25,6 +25,8 @@ struct devtable {
 	size_t n, cap;
 	devtable_external_fn ext;
 	void *ext_arg;
+	devtable_changed_fn changed;
+	void *changed_arg;
 };
 
 void devtable_set_external(struct devtable *dt, devtable_external_fn fn,
@@ -32,6 +34,13 @@ void devtable_set_external(struct devtable *dt, devtable_external_fn fn,
 {
 	dt->ext = fn;
 	dt->ext_arg = arg;
+}
+
+void devtable_set_changed(struct devtable *dt, devtable_changed_fn fn,
+			  void *arg)
+{
+	dt->changed = fn;
+	dt->changed_arg = arg;
 }
 
 /*
@@ -320,9 +329,11 @@ int devtable_nl_event(const struct tcmu_nl_event *ev, void *arg)
 		return r;
 	switch (ev->cmd) {
 	case TCMU_CMD_ADDED_DEVICE:
-		return on_added(dt, ev);
+		r = on_added(dt, ev);
+		break;
 	case TCMU_CMD_REMOVED_DEVICE:
-		return on_removed(dt, ev);
+		r = on_removed(dt, ev);
+		break;
 	case TCMU_CMD_RECONFIG_DEVICE:
 		return on_reconfig(dt, ev);
 	default:
@@ -330,6 +341,9 @@ int devtable_nl_event(const struct tcmu_nl_event *ev, void *arg)
 			 ev->device ? ev->device : "?");
 		return -EOPNOTSUPP;
 	}
+	if (dt->changed)
+		dt->changed(dt->changed_arg);
+	return r;
 }
 
 int devtable_restore(const char *uio, const char *uio_name, void *arg)

@@ -84,6 +84,18 @@ void devtable_set_external(struct devtable *dt, devtable_external_fn fn,
 			   void *arg);
 
 /*
+ * devtable_changed_fn — told after an ADDED or REMOVED event was handled
+ * (whatever its outcome), so that views of the table (the D-Bus Device
+ * objects) follow at once. Main thread, inside the netlink callback,
+ * before the kernel gets its reply: must not block.
+ */
+typedef void (*devtable_changed_fn)(void *arg);
+
+/* devtable_set_changed — set (NULL: clear) that hook. Main thread. */
+void devtable_set_changed(struct devtable *dt, devtable_changed_fn fn,
+			  void *arg);
+
+/*
  * devtable_restore — the tcmu_discover_fn for a device that existed before
  * the daemon started: block_dev=1, reset_ring=1, open + mmap, start with
  * reopen = true, block_dev=0. A device of a subtype no loaded handler

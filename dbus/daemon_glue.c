@@ -81,10 +81,17 @@ static void sync_devices(struct tcmud_dbus *s)
 	}
 }
 
+/* The periodic sync (a backstop for changes not seen as events). */
 static gboolean on_sync(gpointer data)
 {
 	sync_devices(data);
 	return G_SOURCE_CONTINUE;
+}
+
+/* devtable_changed_fn: a device came or went. Main thread. */
+static void on_devices_changed(void *arg)
+{
+	sync_devices(arg);
 }
 
 /* ops->check_config: the handler registry's check. Main thread. */
@@ -285,8 +292,10 @@ struct tcmud_dbus *tcmud_dbus_new(struct tcmud *d)
 			tcmu_err("D-Bus: cannot export handler %s: %s",
 				 lh->h.subtype, strerror(-r));
 	}
-	if (tcmud_devices(d))
+	if (tcmud_devices(d)) {
 		devtable_set_external(tcmud_devices(d), glue_external, s);
+		devtable_set_changed(tcmud_devices(d), on_devices_changed, s);
+	}
 	sync_devices(s);
 	s->sync_src = g_timeout_add_seconds(SYNC_INTERVAL_S, on_sync, s);
 	return s;
@@ -296,8 +305,10 @@ struct tcmud_dbus *tcmud_dbus_free(struct tcmud_dbus *s)
 {
 	if (!s)
 		return NULL;
-	if (tcmud_devices(s->d))
+	if (tcmud_devices(s->d)) {
 		devtable_set_external(tcmud_devices(s->d), NULL, NULL);
+		devtable_set_changed(tcmud_devices(s->d), NULL, NULL);
+	}
 	if (s->sync_src)
 		g_source_remove(s->sync_src);
 	s->svc = dbus_service_stop(s->svc);

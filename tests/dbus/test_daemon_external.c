@@ -136,10 +136,47 @@ static void test_external_hook(void **state)
 	handler_registry_free(reg);
 }
 
+static void count_changed(void *arg)
+{
+	++*(int *)arg;
+}
+
+/* The changed hook follows ADDED and REMOVED events (also failed ones),
+ * not RECONFIG, so that D-Bus Device objects come and go at once. */
+static void test_changed_hook(void **state)
+{
+	struct handler_registry *reg = handler_registry_new();
+	struct devtable *dt;
+	int changed = 0;
+
+	(void)state;
+	assert_non_null(reg);
+	assert_int_equal(handler_registry_add(reg, &local, "test"), 0);
+	dt = devtable_new(reg, &fake_ops, 100);
+	assert_non_null(dt);
+	devtable_set_changed(dt, count_changed, &changed);
+
+	assert_int_equal(event(dt, TCMU_CMD_ADDED_DEVICE, "tcm-user/1/c/local/"),
+			 -ENOENT); /* fake open fails */
+	assert_int_equal(changed, 1);
+	event(dt, TCMU_CMD_RECONFIG_DEVICE, "tcm-user/1/c/local/");
+	assert_int_equal(changed, 1);
+	event(dt, TCMU_CMD_REMOVED_DEVICE, "tcm-user/1/c/local/");
+	assert_int_equal(changed, 2);
+
+	devtable_set_changed(dt, NULL, NULL);
+	event(dt, TCMU_CMD_ADDED_DEVICE, "tcm-user/1/c/local/");
+	assert_int_equal(changed, 2);
+
+	devtable_free(dt);
+	handler_registry_free(reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_external_hook),
+		cmocka_unit_test(test_changed_hook),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

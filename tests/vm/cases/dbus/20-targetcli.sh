@@ -95,8 +95,11 @@ timeout 120 targetctl restore "$SAVED" >"$CASE_DIR/restore.out" 2>&1 ||
 [[ ! -s $CASE_DIR/restore.out ]] || fail "targetctl restore: $(cat "$CASE_DIR/restore.out")"
 d0=$(lun_wait 0)
 [[ $(blockdev --getsize64 "$d0") == $((2 << 30)) ]] || fail "restored $d0 is not 2 GiB"
-dcall "$BUS_PATH/Devices/d1" org.freedesktop.DBus.Properties.Get "$BUS_NAME.Device1" Handler \
-	>/dev/null || fail "no Device1 for the restored d1"
+# (Device objects follow the device table once a second, so d1 may be a moment late)
+_device1_d1() {
+	dcall "$BUS_PATH/Devices/d1" org.freedesktop.DBus.Properties.Get "$BUS_NAME.Device1" Handler >/dev/null
+}
+retry_until 10 _device1_d1 || fail "no Device1 for the restored d1"
 log "restored as $d0: verify what fio wrote before"
 fio_run reverify2 "${REVERIFY[@]}" --filename="$d0"
 [[ $(tcmud_pid) == "$pid2" ]] || fail "tcmud changed under the restore"
