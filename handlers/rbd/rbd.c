@@ -406,13 +406,14 @@ static bool rbd_caw_mismatch(const struct rbd_cmd *rc, uint64_t *at)
 	return true;
 }
 
-/* Submit the next step of @rc (the write of an emulated CAW). Any thread. */
-static void rbd_next(struct rbd_cmd *rc, enum rbd_step step)
+/* Submit the write of an emulated CAW after its compare matched. Any thread
+ * (a librbd completion). */
+static void rbd_caw_write(struct rbd_cmd *rc)
 {
 	rbd_completion_t c;
 	int r;
 
-	rc->step = step;
+	rc->step = ST_CAW_WRITE;
 	r = rbd_aio_create_completion(rc, rbd_io_cb, &c);
 	if (r < 0) {
 		rbd_finish(rc, r);
@@ -474,7 +475,7 @@ static void rbd_io_cb(rbd_completion_t c, void *arg)
 				tcmu_cmd_set_miscompare(rc->cmd, (uint32_t)at);
 				rbd_finish(rc, -EILSEQ);
 			} else {
-				rbd_next(rc, ST_CAW_WRITE);
+				rbd_caw_write(rc);
 			}
 			return;
 		}
@@ -642,8 +643,9 @@ static int rbd_h_read(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 
 /*
  * write — WRITE: rbd_aio_writev from the data area (FUA needs nothing
- * more: librbd is uncached, a write completes once committed). Ring thread; never blocks. Returns 0, -EBUSY (reconnecting) or
- * -ERANGE (past the end of a shrunk image).
+ * more: librbd is uncached, a write completes once committed). Ring
+ * thread; never blocks. Returns 0, -EBUSY (reconnecting) or -ERANGE (past
+ * the end of a shrunk image).
  */
 static int rbd_h_write(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 		       const struct iovec *iov, size_t iovcnt, uint64_t offset,
@@ -666,8 +668,9 @@ static int rbd_h_write(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 }
 
 /*
- * flush — SYNCHRONIZE CACHE: rbd_aio_flush (librbd's cache, if any, is
- * written back). Ring thread; never blocks. Returns 0 or -EBUSY.
+ * flush — SYNCHRONIZE CACHE: rbd_aio_flush (librbd runs uncached, see
+ * conn.c, so completed writes are already committed; the flush orders
+ * behind those in flight). Ring thread; never blocks. Returns 0 or -EBUSY.
  */
 static int rbd_h_flush(struct tcmu_device *dev, struct tcmu_cmd *cmd)
 {
