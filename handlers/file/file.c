@@ -772,11 +772,6 @@ static void fh_free(struct fh_dev *d)
 	free(d);
 }
 
-/*
- * open — opens (creating it if missing) the backing file, grows it to the
- * device size and starts the engine: io_uring unless unavailable or
- * ;engine=threads. Main thread; may block. Returns 0 or -errno.
- */
 /* Is the file on tmpfs / ramfs, opened without O_DIRECT? Main thread. */
 static bool fh_on_memfs(struct fh_dev *d)
 {
@@ -792,12 +787,31 @@ static bool fh_on_memfs(struct fh_dev *d)
  * yes on tmpfs / ramfs without O_DIRECT (no disk to wait for; through
  * io_uring each would cost a hand-off to an io-wq thread). Main thread.
  */
-static bool fh_inline_writes(struct fh_dev *d)
+static bool fh_inline_writes(const struct fh_dev *d, bool memfs)
 {
 	if (d->cfg.inline_writes >= 0)
 		return d->cfg.inline_writes;
-	return fh_on_memfs(d);
+	return memfs;
 }
+
+/*
+ * Maps the first @size bytes of the file for ;mmap=on; on failure the
+ * device goes on without (I/O through the engine), said once. Main thread.
+ */
+static void fh_map_start(struct tcmu_device *dev, struct fh_dev *d, uint64_t size)
+{
+	int r = fh_map_open(d, size);
+
+	if (r)
+		tcmu_dev_warn(dev, "file: cannot map %s (%s); I/O uses the engine",
+			      d->cfg.path, strerror(-r));
+}
+
+/*
+ * open — opens (creating it if missing) the backing file, grows it to the
+ * device size and starts the engine: io_uring unless unavailable or
+ * ;engine=threads. Main thread; may block. Returns 0 or -errno.
+ */
 
 static int fh_open(struct tcmu_device *dev, bool reopen)
 {
@@ -805,6 +819,7 @@ static int fh_open(struct tcmu_device *dev, bool reopen)
 	char *reason = NULL;
 	int flags = O_RDWR | O_CREAT | O_CLOEXEC;
 	uint64_t size = tcmu_dev_get_size(dev);
+	bool memfs;
 	int r;
 
 	d = calloc(1, sizeof(*d));
@@ -834,13 +849,10 @@ static int fh_open(struct tcmu_device *dev, bool reopen)
 		goto fail;
 	}
 	fh_probe_punch(d, size);
-	d->inline_writes = fh_inline_writes(d);
-	if (d->cfg.mmap_io && d->inline_writes && fh_on_memfs(d)) {
-		r = fh_map_open(d, size);
-		if (r)
-			tcmu_dev_warn(dev, "file: cannot map %s (%s); I/O uses the engine",
-				      d->cfg.path, strerror(-r));
-	}
+	memfs = fh_on_memfs(d);
+	d->inline_writes = fh_inline_writes(d, memfs);
+	if (d->cfg.mmap_io && d->inline_writes && memfs)
+		fh_map_start(dev, d, size);
 
 	d->engine = FH_ENGINE_THREADS;
 	if (d->cfg.engine != FH_ENGINE_THREADS) {
@@ -900,10 +912,7 @@ static int fh_reconfig(struct tcmu_device *dev, const struct tcmu_reconfig *rc)
 		if (r || !d->map)
 			return r;
 		fh_map_close(d); /* the ring is paused: no copy is running */
-		r = fh_map_open(d, rc->size);
-		if (r)
-			tcmu_dev_warn(dev, "file: cannot map %s (%s); I/O uses the engine",
-				      d->cfg.path, strerror(-r));
+		fh_map_start(dev, d, rc->size);
 	}
 	return 0;
 }
