@@ -29,7 +29,6 @@ BENCH_SIZE=${BENCH_SIZE:-64}
 BENCH_JOBS=${BENCH_JOBS:-randread:4k:1 randread:4k:32 randwrite:4k:1 randwrite:4k:32 read:1M:4 write:1M:4}
 BENCH_TARGETS=${BENCH_TARGETS:-tcmud-glfs gfapi-async gfapi}
 BENCH_ROUNDS=${BENCH_ROUNDS:-1}
-PY=/usr/bin/python3
 FILE=bench-$(printf '%04x%04x' $RANDOM $RANDOM).img
 
 CASE_DIR=/run/bench
@@ -38,24 +37,10 @@ mkdir -p "$CASE_DIR" "$CASE_DATA"
 export CASE_DIR CASE_DATA VM_BUILD
 # shellcheck source=../tests/vm/lib.sh
 source "$BENCH_ROOT/tests/vm/lib.sh"
+# shellcheck source=guest-lib.sh
+source "$BENCH_ROOT/bench/guest-lib.sh"
 export TCMU_LOG_DIR=$CASE_DIR
 
-FIOPARSE='
-import json, sys
-target, job, path = sys.argv[1:4]
-j = json.load(open(path))["jobs"][0]
-ios = iops = bw = 0
-p50 = p99 = 0.0
-for d in (j["read"], j["write"]):
-    if not d["total_ios"]:
-        continue
-    ios += d["total_ios"]; iops += d["iops"]; bw += d["bw"]
-    pc = d.get("clat_ns", {}).get("percentile", {})
-    p50 = max(p50, pc.get("50.000000", 0) / 1000.0)
-    p99 = max(p99, pc.get("99.000000", 0) / 1000.0)
-print("RESULT %s %s iops=%.1f bw_kib=%d p50_us=%.1f p99_us=%.1f ios=%d"
-      % (target, job, iops, bw, p50, p99, ios))
-'
 
 # run_jobs TARGET FIO-ARGS...: every job of BENCH_JOBS with the target's
 # own fio arguments (engine, file); QD>1 jobs are skipped for "gfapi".
@@ -72,7 +57,7 @@ run_jobs() {
 			--randrepeat=0 --norandommap --output-format=json \
 			--output="$CASE_DIR/fio.json" 2>"$CASE_DIR/fio.err" ||
 			{ cat "$CASE_DIR/fio.err" >&2; fail "fio $target $job"; }
-		"$PY" -c "$FIOPARSE" "$target" "$job" "$CASE_DIR/fio.json"
+		fio_result "$target" "$job" "$CASE_DIR/fio.json"
 	done
 }
 

@@ -38,7 +38,6 @@ BENCH_MAX_SECTORS=${BENCH_MAX_SECTORS:-2048}
 BENCH_DATA_AREA_MB=${BENCH_DATA_AREA_MB:-256}
 RUNNER_BIN=/usr/bin/tcmu-runner
 RUNNER_HANDLERS=/usr/lib/x86_64-linux-gnu/tcmu-runner
-PY=/usr/bin/python3
 
 CASE_DIR=/run/bench
 CASE_DATA=/run/bench-data
@@ -46,6 +45,8 @@ mkdir -p "$CASE_DIR" "$CASE_DATA"
 export CASE_DIR CASE_DATA VM_BUILD CEPH_CONF
 # shellcheck source=../tests/vm/lib.sh
 source "$BENCH_ROOT/tests/vm/lib.sh"
+# shellcheck source=guest-lib.sh
+source "$BENCH_ROOT/bench/guest-lib.sh"
 HZ=$(getconf CLK_TCK)
 CFG="$BENCH_POOL/$BENCH_IMAGE;conf=$CEPH_CONF;osd_op_timeout=$BENCH_OSD_TIMEOUT"
 
@@ -58,29 +59,6 @@ ticks() {
 	echo $((${12} + ${13}))
 }
 
-# sys_ticks: busy ticks of the whole guest (all CPUs).
-sys_ticks() {
-	local cpu u n s i w irq sirq st _
-	read -r cpu u n s i w irq sirq st _ </proc/stat
-	echo $((u + n + s + irq + sirq + st))
-}
-
-FIOPARSE='
-import json, sys
-target, job, path, dt, st, hz = sys.argv[1:7]
-j = json.load(open(path))["jobs"][0]
-ios = iops = bw = 0
-p50 = p99 = 0.0
-for d in (j["read"], j["write"]):
-    if not d["total_ios"]:
-        continue
-    ios += d["total_ios"]; iops += d["iops"]; bw += d["bw"]
-    pc = d.get("clat_ns", {}).get("percentile", {})
-    p50 = max(p50, pc.get("50.000000", 0) / 1000.0)
-    p99 = max(p99, pc.get("99.000000", 0) / 1000.0)
-print("RESULT %s %s iops=%.1f bw_kib=%d p50_us=%.1f p99_us=%.1f ios=%d dcpu_ticks=%s sys_ticks=%s hz=%s"
-      % (target, job, iops, bw, p50, p99, ios, dt, st, hz))
-'
 
 # run_jobs TARGET PID FIO-ARGS...: every job of BENCH_JOBS with the
 # target's fio arguments (a disk, or the rbd engine); PID: its daemon (0:
@@ -101,7 +79,7 @@ run_jobs() {
 		s1=$(sys_ticks)
 		d1=$(ticks "$pid")
 		((pid)) && ! pid_alive "$pid" && fail "the daemon of $target died during $job"
-		"$PY" -c "$FIOPARSE" "$target" "$job" "$CASE_DIR/fio.json" \
+		fio_result "$target" "$job" "$CASE_DIR/fio.json" \
 			"$( ((pid)) && echo $((d1 - d0)) || echo -)" $((s1 - s0)) "$HZ"
 	done
 }

@@ -75,6 +75,8 @@ CASE_DATA=/mnt/bench
 export CASE_DIR CASE_DATA VM_BUILD
 # shellcheck source=../tests/vm/lib.sh
 source "$BENCH_ROOT/tests/vm/lib.sh"
+# shellcheck source=guest-lib.sh
+source "$BENCH_ROOT/bench/guest-lib.sh"
 IMG=$CASE_DATA/disk.img
 HZ=$(getconf CLK_TCK)
 
@@ -110,30 +112,6 @@ pid_detail() {
 	echo "$ut $st $mi $ma $v $nv"
 }
 
-# sys_ticks: busy ticks of the whole guest (all CPUs).
-sys_ticks() {
-	local cpu u n s i w irq sirq st _
-	read -r cpu u n s i w irq sirq st _ </proc/stat
-	echo $((u + n + s + irq + sirq + st))
-}
-
-FIOPARSE='
-import json, sys
-target, job, path, dt, st, hz = sys.argv[1:7]
-extra = sys.argv[7] if len(sys.argv) > 7 else ""
-j = json.load(open(path))["jobs"][0]
-ios = iops = bw = 0
-p50 = p99 = 0.0
-for d in (j["read"], j["write"]):
-    if not d["total_ios"]:
-        continue
-    ios += d["total_ios"]; iops += d["iops"]; bw += d["bw"]
-    pc = d.get("clat_ns", {}).get("percentile", {})
-    p50 = max(p50, pc.get("50.000000", 0) / 1000.0)
-    p99 = max(p99, pc.get("99.000000", 0) / 1000.0)
-print("RESULT %s %s iops=%.1f bw_kib=%d p50_us=%.1f p99_us=%.1f ios=%d dcpu_ticks=%s sys_ticks=%s hz=%s"
-      % (target, job, iops, bw, p50, p99, ios, dt, st, hz) + extra)
-'
 
 # thread_ticks PID: "comm:ticks" for every live thread of PID.
 thread_ticks() {
@@ -209,7 +187,7 @@ run_jobs() {
 		extra=
 		((pid)) && extra=" utime_ticks=$((x1[0] - x0[0])) stime_ticks=$((x1[1] - x0[1])) minflt=$((x1[2] - x0[2])) majflt=$((x1[3] - x0[3])) vcsw=$((x1[4] - x0[4])) nvcsw=$((x1[5] - x0[5]))"
 		((pid)) && ! pid_alive "$pid" && fail "the daemon of $target died during $job"
-		"$PY" -c "$FIOPARSE" "$target" "$job" "$CASE_DIR/fio.json" \
+		fio_result "$target" "$job" "$CASE_DIR/fio.json" \
 			"$([[ $pid == 0 ]] && echo - || echo $((d1 - d0)))" $((s1 - s0)) "$HZ" "$extra"
 		diag "$target" "$job" "$pid" --name="$job" --filename="$disk" --rw="$rw" --bs="$bs" \
 			--iodepth="$qd" --ioengine=libaio --direct=1 --size="$BENCH_SIZE" \
