@@ -37,23 +37,12 @@ while getopts b:t:r:s:o:h opt; do
 	esac
 done
 
-if [[ ! -x $BUILD/tcmud || ! -e $BUILD/handlers/handler_glfs.so ]]; then
-	cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTCMU_SANITIZE=OFF \
-		-DTCMU_WERROR=OFF >/dev/null
-	cmake --build "$BUILD" -j2 --target tcmud handler_glfs >/dev/null
-fi
+# shellcheck source=host-lib.sh
+source "$ROOT/bench/host-lib.sh"
+bench_release_build run-vm-glfs handler_glfs tcmud handler_glfs
 [[ -e $BUILD/handlers/handler_glfs.so ]] ||
 	{ echo "run-vm-glfs: no handler_glfs.so in $BUILD (libglusterfs-dev missing?)" >&2; exit 1; }
-grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD/CMakeCache.txt" ||
-	echo "run-vm-glfs: warning: $BUILD is not a Release build" >&2
-grep -q 'TCMU_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" &&
-	echo "run-vm-glfs: warning: $BUILD has sanitizers on: the numbers mean nothing" >&2
-
-host=$(hostname -s 2>/dev/null || hostname)
-day=$(date -u +%Y-%m-%d)
-mkdir -p "$ROOT/bench/results"
-[[ -n $OUT ]] || OUT=$ROOT/bench/results/$day-vm-glfs-$host
-log=$OUT.log md=$OUT.md
+bench_outputs vm-glfs
 
 GDIR=${GLFS_BENCH_DIR:-$(mktemp -d /tmp/glfs-bench.XXXXXX)}
 trap '"$ROOT/tests/clusters/gluster-down" "$GDIR" >/dev/null 2>&1 || true' EXIT
@@ -66,15 +55,10 @@ trap '"$ROOT/tests/clusters/gluster-down" "$GDIR" >/dev/null 2>&1 || true' EXIT
 STRICT=${GLFS_BENCH_STRICT:-on}
 $GLUSTER_CLI volume set "$GLUSTER_VOLUME" performance.strict-o-direct "$STRICT" >/dev/null
 
-cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-accel=tcg
-[[ -e /sys/module/kvm_pvm ]] || [[ ! -w /dev/kvm ]] || accel="kvm (fallback tcg)"
 {
-	echo "# run-vm-glfs: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "host: $host, $(nproc) CPUs ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "guest: qemu $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}'), accel $accel, 2 vCPUs, 4 GiB; volume reached through vm-run -n (slirp + socat)"
+	bench_header run-vm-glfs "volume reached through vm-run -n (slirp + socat)"
 	echo "volume: GlusterFS $(glusterfsd --version | head -n1 | awk '{print $2}'), single brick $GLUSTER_BRICK_DIR ($(findmnt -no FSTYPE -T "$GLUSTER_BRICK_DIR") on the host), strict-o-direct $STRICT, ports $GLUSTER_CLIENT_PORTS"
-	echo "tree: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ local changes)'), build: $BUILD"
+	bench_tree
 	echo "command: bench/run-vm-glfs.sh -t $RUNTIME -r $ROUNDS -s $SIZE${GLFS_BENCH_STRICT:+ GLFS_BENCH_STRICT=$GLFS_BENCH_STRICT}${BENCH_JOBS:+ BENCH_JOBS='$BENCH_JOBS'}${BENCH_TARGETS:+ BENCH_TARGETS='$BENCH_TARGETS'}"
 } >"$log"
 cat "$log"

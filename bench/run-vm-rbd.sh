@@ -38,23 +38,11 @@ while getopts b:t:r:s:o:h opt; do
 	esac
 done
 
-if [[ ! -x $BUILD/tcmud || ! -e $BUILD/handlers/handler_rbd.so ]]; then
-	cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTCMU_SANITIZE=OFF \
-		-DTCMU_WERROR=OFF >/dev/null
-	cmake --build "$BUILD" -j2 >/dev/null
-fi
+# shellcheck source=host-lib.sh
+source "$ROOT/bench/host-lib.sh"
+bench_release_build run-vm-rbd handler_rbd
 [[ -e $BUILD/handlers/handler_rbd.so ]] || { echo "run-vm-rbd: no handler_rbd.so in $BUILD (librbd-dev?)" >&2; exit 1; }
-grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD/CMakeCache.txt" ||
-	echo "run-vm-rbd: warning: $BUILD is not a Release build" >&2
-grep -q 'TCMU_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" &&
-	echo "run-vm-rbd: warning: $BUILD has sanitizers on: the numbers mean nothing" >&2
-
-host=$(hostname -s 2>/dev/null || hostname)
-day=$(date -u +%Y-%m-%d)
-mkdir -p "$ROOT/bench/results"
-[[ -n $OUT ]] || OUT=$ROOT/bench/results/$day-vm-rbd-$host
-log=$OUT.log
-md=$OUT.md
+bench_outputs vm-rbd
 
 # the cluster: memstore (RAM; nothing here restarts the OSD), image "bench"
 TOP=$(mktemp -d /tmp/bench-rbd.XXXXXX)
@@ -73,14 +61,9 @@ printf '\n[client]\nrbd_cache = false\n' >>"$CL/bench.conf"
 rbd -c "$CEPH_CONF" bench --io-type write --io-pattern seq --io-size 4M --io-threads 4 \
 	--io-total "$SIZE" rbd/bench >"$TOP/fill.log" 2>&1 || { cat "$TOP/fill.log" >&2; exit 1; }
 
-cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-accel=tcg
-[[ -e /sys/module/kvm_pvm ]] || [[ ! -w /dev/kvm ]] || accel="kvm (fallback tcg)"
 {
-	echo "# run-vm-rbd: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "host: $host, $(nproc) CPUs ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "guest: qemu $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}'), accel $accel, 2 vCPUs, 4 GiB; cluster on the host: 1 mon + 1 memstore OSD on 127.0.0.1 ($CEPH_CLIENT_PORTS), reached through slirp (vm-run -n)"
-	echo "tree: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ local changes)'), build: $BUILD"
+	bench_header run-vm-rbd "cluster on the host: 1 mon + 1 memstore OSD on 127.0.0.1 ($CEPH_CLIENT_PORTS), reached through slirp (vm-run -n)"
+	bench_tree
 	echo "command: bench/run-vm-rbd.sh -t $RUNTIME -r $ROUNDS -s $SIZE${BENCH_JOBS:+ BENCH_JOBS='$BENCH_JOBS'}${BENCH_TARGETS:+ BENCH_TARGETS='$BENCH_TARGETS'}"
 } >"$log"
 cat "$log"

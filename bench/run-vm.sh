@@ -33,32 +33,14 @@ while getopts b:t:r:o:h opt; do
 	esac
 done
 
-if [[ ! -x $BUILD/tcmud || ! -e $BUILD/handlers/handler_file.so ]]; then
-	# -O3 raises warnings in a few files: numbers need a release build, not -Werror.
-	cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTCMU_SANITIZE=OFF \
-		-DTCMU_WERROR=OFF >/dev/null
-	cmake --build "$BUILD" -j2 >/dev/null
-fi
-grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD/CMakeCache.txt" ||
-	echo "run-vm: warning: $BUILD is not a Release build" >&2
-grep -q 'TCMU_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" &&
-	echo "run-vm: warning: $BUILD has sanitizers on: the numbers mean nothing" >&2
+# shellcheck source=host-lib.sh
+source "$ROOT/bench/host-lib.sh"
+bench_release_build run-vm handler_file
+bench_outputs vm
 
-host=$(hostname -s 2>/dev/null || hostname)
-day=$(date -u +%Y-%m-%d)
-mkdir -p "$ROOT/bench/results"
-[[ -n $OUT ]] || OUT=$ROOT/bench/results/$day-vm-$host
-log=$OUT.log
-md=$OUT.md
-
-cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-accel=tcg
-[[ -e /sys/module/kvm_pvm ]] || [[ ! -w /dev/kvm ]] || accel="kvm (fallback tcg)"
 {
-	echo "# run-vm: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "host: $host, $(nproc) CPUs ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "guest: qemu $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}'), accel $accel, 2 vCPUs, 4 GiB"
-	echo "tree: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ local changes)'), build: $BUILD"
+	bench_header run-vm
+	bench_tree
 	echo "command: bench/run-vm.sh -t $RUNTIME -r $ROUNDS${BENCH_FILE_OPTS:+ BENCH_FILE_OPTS='$BENCH_FILE_OPTS'}${BENCH_PAGES_PER_BLK:+ BENCH_PAGES_PER_BLK=$BENCH_PAGES_PER_BLK}${BENCH_MAX_SECTORS:+ BENCH_MAX_SECTORS=$BENCH_MAX_SECTORS}${BENCH_DATA_AREA_MB:+ BENCH_DATA_AREA_MB=$BENCH_DATA_AREA_MB}${BENCH_WCE:+ BENCH_WCE=$BENCH_WCE}${BENCH_JOBS:+ BENCH_JOBS='$BENCH_JOBS'}${BENCH_TARGETS:+ BENCH_TARGETS='$BENCH_TARGETS'}${BENCH_INTERLEAVE:+ BENCH_INTERLEAVE=$BENCH_INTERLEAVE}${BENCH_QCOW_OPTS:+ BENCH_QCOW_OPTS=$BENCH_QCOW_OPTS}${BENCH_QCOW_PREALLOC:+ BENCH_QCOW_PREALLOC=$BENCH_QCOW_PREALLOC}${BENCH_SPARSE_JOBS:+ BENCH_SPARSE_JOBS='$BENCH_SPARSE_JOBS'}"
 } >"$log"
 cat "$log"
