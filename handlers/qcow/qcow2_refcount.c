@@ -343,10 +343,10 @@ int q2_free_later_locked(struct q2 *q, uint64_t off, uint64_t len)
 
 	if (!len)
 		return 0;
-	/* A dirty (lazy refcounts) image gets its refcounts rebuilt after a
-	 * crash: no need to wait. */
-	if (q->lazy && (q->incompat & Q2_INCOMPAT_DIRTY))
-		return q2_free_now_locked(q, off, len);
+	/* Lazy refcounts too: the wait is not for the refcounts (a dirty
+	 * image gets them rebuilt) but for reuse. A cluster handed out again
+	 * before the L2 change that dropped it is durable could, after a
+	 * power loss, be referenced by both its old and its new user. */
 	if (q->npf == q->pfcap) {
 		size_t ncap = q->pfcap ? 2 * q->pfcap : 64;
 
