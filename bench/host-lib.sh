@@ -44,7 +44,7 @@ bench_header() {
 	[[ -e /sys/module/kvm_pvm ]] || [[ ! -w /dev/kvm ]] || accel="kvm (fallback tcg)"
 	echo "# $1: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "host: $host, $(nproc) CPUs ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "guest: qemu $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}'), accel $accel, 2 vCPUs, 4 GiB${2:+; $2}"
+	echo "guest: qemu $(qemu-system-x86_64 --version | head -n1 | awk '{print $4}'), accel $accel, cpu ${TCMUD_VM_TCG_CPU:-max,-erms}, 2 vCPUs, 4 GiB${2:+; $2}"
 }
 
 # bench_tree: the "tree:" line (commit, local changes, build tree).
