@@ -104,15 +104,15 @@ const struct scsi_op scsi_ops[] = {
 	OPSA(TCMU_SCSI_OP_SERVICE_ACTION_IN_16, TCMU_SCSI_SAI_GET_LBA_STATUS,
 	     16, M, sbc_get_lba_status, CTL_TMO, TCMU_SCSI_SAI_GET_LBA_STATUS,
 	     LBA8, LBA4, 0, 0),
-	OPSA(TCMU_SCSI_OP_MAINTENANCE_IN, TCMU_SCSI_MI_REPORT_TARGET_PGS, 12, 0,
-	     spc_report_tpgs, CTL_TMO, 0xe0 | TCMU_SCSI_MI_REPORT_TARGET_PGS, 0,
+	OPSA(TCMU_SCSI_OP_MAINTENANCE_IN, TCMU_SCSI_MI_REPORT_TARGET_PGS, 12,
+	     SCSI_OPF_ALUA, spc_report_tpgs, CTL_TMO, 0xe0 | TCMU_SCSI_MI_REPORT_TARGET_PGS, 0,
 	     0, 0, 0, LBA4, 0, 0),
 	OPSA(TCMU_SCSI_OP_MAINTENANCE_IN, TCMU_SCSI_MI_REPORT_SUPPORTED_OPCODES,
 	     12, SCSI_OPF_FORMAT_OK, spc_report_opcodes, CTL_TMO,
 	     TCMU_SCSI_MI_REPORT_SUPPORTED_OPCODES, 0x87, 0xff, 0xff, 0xff, LBA4,
 	     0, 0),
-	OPSA(TCMU_SCSI_OP_MAINTENANCE_OUT, TCMU_SCSI_MO_SET_TARGET_PGS, 12, 0,
-	     spc_set_tpgs, CTL_TMO, TCMU_SCSI_MO_SET_TARGET_PGS, 0, 0, 0, 0,
+	OPSA(TCMU_SCSI_OP_MAINTENANCE_OUT, TCMU_SCSI_MO_SET_TARGET_PGS, 12,
+	     SCSI_OPF_ALUA, spc_set_tpgs, CTL_TMO, TCMU_SCSI_MO_SET_TARGET_PGS, 0, 0, 0, 0,
 	     LBA4, 0, 0),
 	OP(TCMU_SCSI_OP_READ_12, 12, M, sbc_read, IO_TMO, RW_FLAGS, LBA4, LBA4,
 	   0, 0),
@@ -131,16 +131,17 @@ bool scsi_op_enabled(const struct tcmu_device *dev, const struct scsi_op *op)
 
 	if ((op->flags & SCSI_OPF_NEED_UNMAP) && !(h && h->unmap))
 		return false;
-	if (op->opcode == TCMU_SCSI_OP_MAINTENANCE_IN &&
-	    op->sa == TCMU_SCSI_MI_REPORT_TARGET_PGS)
-		return alua_read_groups((struct tcmu_device *)dev, NULL, 0) > 0;
-	if (op->opcode == TCMU_SCSI_OP_MAINTENANCE_OUT &&
-	    op->sa == TCMU_SCSI_MO_SET_TARGET_PGS)
+	if (op->flags & SCSI_OPF_ALUA) /* REPORT / SET TARGET PORT GROUPS */
 		return alua_read_groups((struct tcmu_device *)dev, NULL, 0) > 0;
 	return true;
 }
 
-/* First table entry of each opcode, built once (table order is by opcode). */
+/*
+ * First table entry of each opcode (table order is by opcode), built once
+ * by the first scsi_dev_init(): every command reaches lookup() through a
+ * device that was initialised before its ring thread started, so the
+ * ring threads only read it (no pthread_once per command).
+ */
 static const struct scsi_op *op_first[256];
 static pthread_once_t op_once = PTHREAD_ONCE_INIT;
 
@@ -155,7 +156,6 @@ static const struct scsi_op *lookup(const uint8_t *cdb)
 {
 	const struct scsi_op *op;
 
-	pthread_once(&op_once, build_index);
 	for (op = op_first[cdb[0]]; op && op < scsi_ops + scsi_ops_count &&
 				    op->opcode == cdb[0];
 	     op++) {
@@ -318,6 +318,7 @@ int scsi_dev_init(struct tcmu_device *dev)
 {
 	struct scsi_dev *sd;
 
+	pthread_once(&op_once, build_index); /* for lookup() */
 	if (dev->scsi)
 		return 0;
 	sd = calloc(1, sizeof(*sd));
@@ -402,15 +403,18 @@ void scsi_submit(struct tcmu_cmd *cmd)
 
 	/*
 	 * Unit attention first (SAM-5 5.14), except for INQUIRY and REPORT
-	 * LUNS; REQUEST SENSE reports it as its parameter data.
+	 * LUNS; REQUEST SENSE reports it as its parameter data. A relaxed
+	 * look first: spc_take_ua() claims the bit atomically.
 	 */
-	if (!(op && (op->flags & SCSI_OPF_NO_UA)) &&
+	if (atomic_load_explicit(&sd->ua, memory_order_relaxed) &&
+	    !(op && (op->flags & SCSI_OPF_NO_UA)) &&
 	    cmd->cdb[0] != TCMU_SCSI_OP_REPORT_LUNS && spc_take_ua(dev, &s)) {
 		scsi_done_sense(cmd, &s);
 		return;
 	}
 
-	if (!op || !scsi_op_enabled(dev, op)) {
+	if (!op || ((op->flags & (SCSI_OPF_NEED_UNMAP | SCSI_OPF_ALUA)) &&
+		    !scsi_op_enabled(dev, op))) {
 		tcmu_dev_dbg(dev, "unsupported opcode 0x%02x/0x%02x", cmd->cdb[0],
 			     cmd->cdb[1] & 0x1f);
 		scsi_done_invalid_op(cmd);

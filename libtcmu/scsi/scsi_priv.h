@@ -215,6 +215,7 @@ typedef void (*scsi_emul_fn)(struct tcmu_cmd *cmd);
 #define SCSI_OPF_NO_UA    0x02 /* neither reports nor clears a UA */
 #define SCSI_OPF_SA       0x04 /* the entry is for one service action */
 #define SCSI_OPF_NEED_UNMAP 0x08 /* only if the handler has unmap */
+#define SCSI_OPF_ALUA     0x10 /* only with ALUA groups (scsi_op_enabled) */
 #define SCSI_OPF_FORMAT_OK 0x20 /* allowed while formatting */
 
 /* One supported command (and the CDB usage data for REPORT SUPPORTED OPCODES). */
@@ -232,7 +233,10 @@ struct scsi_op {
 extern const struct scsi_op scsi_ops[];
 extern const size_t scsi_ops_count;
 
-/* scsi_op_enabled — is @op supported by @dev's handler? */
+/*
+ * scsi_op_enabled — is @op supported by @dev's handler? Only entries with
+ * SCSI_OPF_NEED_UNMAP or SCSI_OPF_ALUA can be disabled.
+ */
 bool scsi_op_enabled(const struct tcmu_device *dev, const struct scsi_op *op);
 
 /* scsi_complete — the command is answered: free its state, finish it. */

@@ -212,9 +212,15 @@ void scsi_done_nomem(struct tcmu_cmd *cmd)
  */
 void scsi_result_to_sense(struct tcmu_cmd *cmd, int result)
 {
-	struct scsi_sense s = { 0 };
+	struct scsi_sense s;
 	bool is_read = cmd->io.op == TCMU_IO_READ;
 
+	if (!result && !cmd->sense_set) { /* every good command: no sense to build */
+		cmd->status = TCMU_SCSI_STATUS_GOOD;
+		cmd->sense_len = 0;
+		return;
+	}
+	memset(&s, 0, sizeof(s));
 	if (cmd->sense_set) {
 		uint8_t key;
 		uint16_t asc;
@@ -235,10 +241,6 @@ void scsi_result_to_sense(struct tcmu_cmd *cmd, int result)
 	}
 
 	switch (result) {
-	case 0:
-		cmd->status = TCMU_SCSI_STATUS_GOOD;
-		cmd->sense_len = 0;
-		return;
 	case -EILSEQ:
 		s.key = TCMU_SENSE_MISCOMPARE;
 		s.asc = TCMU_ASC_MISCOMPARE_DURING_VERIFY;
