@@ -41,6 +41,7 @@
 #define POOL_INITIAL 64u
 #define POOL_MAX (TCMU_CMD_ID_MAX - 1) /* cmd_ids 1..65535 */
 #define IOV_DEFAULT 16u
+#define HPRIV_CHUNK 64u /* tcmu_cmd_priv() areas are allocated in these */
 
 struct pool_chunk {
 	struct pool_chunk *next;
@@ -66,6 +67,7 @@ struct ring {
 	uint32_t nr_cmds, nr_used;
 	size_t iov_cap;  /* iovecs preallocated per new command */
 	size_t hpriv_size;
+	size_t hpriv_alloc; /* hpriv_size rounded up to HPRIV_CHUNK */
 	_Atomic uint64_t nr_notify;
 	_Atomic uint64_t cmd_timeout_ms;
 	uint64_t now_ns;     /* CLOCK_MONOTONIC of the current drain */
@@ -151,8 +153,8 @@ static int pool_grow(struct ring *r)
 		if (!cmd->iov_store)
 			goto fail;
 		cmd->iov_cap = r->iov_cap;
-		if (r->hpriv_size) {
-			cmd->hpriv = calloc(1, r->hpriv_size);
+		if (r->hpriv_alloc) {
+			cmd->hpriv = calloc(1, r->hpriv_alloc);
 			if (!cmd->hpriv)
 				goto fail;
 		}
@@ -204,21 +206,37 @@ static void pool_put(struct ring *r, struct tcmu_cmd *cmd)
 	r->nr_used--;
 }
 
-/* Reset the per-command state; keeps the owned buffers. */
+/*
+ * Reset the per-command state; keeps the owned buffers. Every field is set
+ * here one by one, in struct order: a memset of the first 106 bytes became
+ * a "rep stos" and cost more than the stores, and the CDB, iovecs and
+ * lengths are written again by parse_cmd() anyway. A field added to
+ * struct tcmu_cmd must be added here (the assertion below catches a
+ * change of the layout on LP64).
+ */
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(offsetof(struct tcmu_cmd, hpriv) == 336 &&
+		       sizeof(struct tcmu_cmd) == 344,
+	       "struct tcmu_cmd changed: reset the new fields in cmd_reset()");
+#endif
 static void cmd_reset(struct ring *r, struct tcmu_device *dev,
 		      struct tcmu_cmd *cmd, uint16_t id)
 {
-	struct iovec *store = cmd->iov_store;
-	size_t cap = cmd->iov_cap;
-	void *hpriv = cmd->hpriv;
+	unsigned char *hpriv = cmd->hpriv;
 
-	memset(cmd, 0, offsetof(struct tcmu_cmd, sense));
-	cmd->iov_store = store;
-	cmd->iov_cap = cap;
 	cmd->dev = dev;
 	cmd->cmd_id = id;
-	cmd->iov = store;
-	cmd->bidi_iov = store;
+	cmd->cdb_len = 0;
+	memset(cmd->cdb, 0, sizeof(cmd->cdb));
+	cmd->iov = cmd->iov_store;
+	cmd->iov_cnt = 0;
+	cmd->bidi_iov = cmd->iov_store;
+	cmd->bidi_cnt = 0;
+	/* iov_cap, iov_store: owned */
+	cmd->data_len = 0;
+	cmd->status = 0;
+	cmd->sense_len = 0;
+	/* sense: only read up to sense_len */
 	cmd->read_len_set = false;
 	cmd->unknown_op = false;
 	cmd->read_len = 0;
@@ -244,9 +262,14 @@ static void cmd_reset(struct ring *r, struct tcmu_device *dev,
 	r->now_uses++;
 	cmd->start_ns = r->now_ns;
 	cmd->work_next = NULL;
-	cmd->hpriv = hpriv;
-	if (hpriv)
-		memset(hpriv, 0, r->hpriv_size);
+	/*
+	 * The area is allocated in HPRIV_CHUNK steps: a small one (the usual
+	 * case) is zeroed with a few inline stores, not a memset() call.
+	 */
+	if (r->hpriv_alloc == HPRIV_CHUNK)
+		memset(hpriv, 0, HPRIV_CHUNK);
+	else if (r->hpriv_alloc)
+		memset(hpriv, 0, r->hpriv_alloc);
 }
 
 /* ---- init / teardown -------------------------------------------------- */
@@ -360,16 +383,20 @@ int ring_set_hpriv_size(struct tcmu_device *dev, size_t size)
 {
 	struct ring *r = dev->ring;
 	struct pool_chunk *c;
+	size_t alloc;
 	uint32_t i;
 
 	if (size == r->hpriv_size)
 		return 0;
+	if (size > SIZE_MAX - HPRIV_CHUNK)
+		return -ENOMEM;
+	alloc = (size + HPRIV_CHUNK - 1) / HPRIV_CHUNK * HPRIV_CHUNK;
 	for (c = r->chunks; c; c = c->next) {
 		for (i = 0; i < c->n; i++) {
 			void *p = NULL;
 
-			if (size) {
-				p = calloc(1, size);
+			if (alloc) {
+				p = calloc(1, alloc);
 				if (!p)
 					return -ENOMEM;
 			}
@@ -378,6 +405,7 @@ int ring_set_hpriv_size(struct tcmu_device *dev, size_t size)
 		}
 	}
 	r->hpriv_size = size;
+	r->hpriv_alloc = alloc;
 	return 0;
 }
 
@@ -448,6 +476,31 @@ static unsigned int cdb_length(const uint8_t *cdb, size_t avail)
 	return group_len[cdb[0] >> 5];
 }
 
+/*
+ * Copy a CDB of @len bytes (at most TCMU_CDB_MAX): the usual lengths as
+ * fixed-size copies (a few moves instead of a "rep movsb").
+ */
+static inline void cdb_copy(uint8_t *dst, const uint8_t *src, unsigned int len)
+{
+	switch (len) {
+	case 6:
+		memcpy(dst, src, 6);
+		break;
+	case 10:
+		memcpy(dst, src, 10);
+		break;
+	case 12:
+		memcpy(dst, src, 12);
+		break;
+	case 16:
+		memcpy(dst, src, 16);
+		break;
+	default:
+		memcpy(dst, src, len);
+		break;
+	}
+}
+
 /* Fail a command we could not parse: written back at once. */
 static void ring_fail_cmd(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 			  uint8_t key, uint8_t asc, uint8_t ascq)
@@ -513,7 +566,7 @@ static int parse_cmd(struct ring *r, struct tcmu_cmd *cmd, uint32_t off,
 		*asc = 0x20; /* INVALID COMMAND OPERATION CODE */
 		return -EINVAL;
 	}
-	memcpy(cmd->cdb, r->base + cdb_off, clen);
+	cdb_copy(cmd->cdb, r->base + cdb_off, clen);
 	cmd->cdb_len = (uint8_t)clen;
 
 	if (n > cmd->iov_cap && !iov_grow(r, cmd, n)) {
