@@ -16,6 +16,9 @@
 #               (e.g. "tcmud+inline=off"), and KEY=VAL given to the kernel
 #               at creation instead of the defaults below (e.g.
 #               "tcmud@hw_max_sectors=128@data_pages_per_blk=8")
+#   tcmud-pollN  the tcmud target with busy_poll_us = N in a tcmu.conf of
+#               its own (--config), e.g. "tcmud-poll20": the ring thread
+#               spins up to N µs for the next command (docs/tuning.md)
 #
 #   tcmud-qcow runner-qcow tcmud-file tcmud-qcow-sparse runner-qcow-sparse
 #   tcmud-file-sparse   the qcow2 handler against tcmu-runner's and against
@@ -230,12 +233,13 @@ set_wce() {
 		fail "cannot set emulate_write_cache on $1"
 }
 
-# bench_tcmud LABEL EXTRA_OPTS [KEY=VAL...] (LABEL tcmud-ram: the ram handler)
+# bench_tcmud LABEL EXTRA_OPTS [KEY=VAL...] (LABEL tcmud-ram: the ram handler;
+# env BENCH_TCMUD_CONF: the tcmu.conf tcmud gets with --config)
 bench_tcmud() {
 	local label=$1 opts=$2 disk cfg
 	shift 2
 	log "$label: start"
-	tcmud_start
+	tcmud_start ${BENCH_TCMUD_CONF:+--config "$BENCH_TCMUD_CONF"}
 	cfg="file/$IMG$BENCH_FILE_OPTS$opts"
 	[[ $label == tcmud-ram ]] && cfg=ram/bench
 	user_dev_add bench "$cfg" "$BENCH_SIZE" $(user_kv "$@")
@@ -301,6 +305,7 @@ interleaved() {
 	tcmud_start
 	for t in $BENCH_TARGETS; do
 		[[ $t == tcmud* ]] || fail "BENCH_INTERLEAVE takes tcmud variants only, not $t"
+		[[ $t == tcmud-poll* ]] && fail "BENCH_INTERLEAVE: $t sets busy_poll_us for the whole daemon, run it without BENCH_INTERLEAVE"
 		variant "$t"
 		cfg="file/$IMG$BENCH_FILE_OPTS$V_OPTS"
 		[[ $t == tcmud-ram ]] && cfg=ram/bench$i
@@ -504,6 +509,10 @@ else
 			case $t in
 			tcmud) bench_tcmud tcmud "" ;;
 			tcmud-ram) bench_tcmud tcmud-ram "" ;;
+			tcmud-poll*)
+				[[ ${t#tcmud-poll} =~ ^[0-9]+$ ]] || fail "unknown target $t (tcmud-pollN: N in µs)"
+				printf 'busy_poll_us = %s\n' "${t#tcmud-poll}" >"$CASE_DIR/tcmu.$t.conf"
+				BENCH_TCMUD_CONF=$CASE_DIR/tcmu.$t.conf bench_tcmud "$t" "" ;;
 			tcmud[+@]*)
 				variant "$t"
 				bench_tcmud "$t" "$V_OPTS" $V_KV ;;

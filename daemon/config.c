@@ -45,12 +45,14 @@ void config_defaults(struct tcmud_config *c)
 	c->log_level = CONFIG_DEFAULT_LOG_LEVEL;
 	c->log_target = LOG_TARGET_STDERR;
 	snprintf(c->log_dir, sizeof(c->log_dir), "%s", CONFIG_DEFAULT_LOG_DIR);
+	c->busy_poll_us = CONFIG_DEFAULT_BUSY_POLL_US;
 }
 
 bool config_equal(const struct tcmud_config *a, const struct tcmud_config *b)
 {
 	return a->log_level == b->log_level && a->log_target == b->log_target &&
-	       !strcmp(a->log_dir, b->log_dir);
+	       !strcmp(a->log_dir, b->log_dir) &&
+	       a->busy_poll_us == b->busy_poll_us;
 }
 
 /* Trim leading and trailing white space in place; returns the new start. */
@@ -72,6 +74,27 @@ static int parse_level(const char *v)
 	if (v[0] < '0' || v[0] > '5' || v[1])
 		return -EINVAL;
 	return v[0] - '0';
+}
+
+/*
+ * A decimal number in 0..@max exactly (no sign, no junk, no leading zero
+ * but "0" itself). Returns 0 and *@out, or -EINVAL.
+ */
+static int parse_uint(const char *v, unsigned int max, unsigned int *out)
+{
+	unsigned long n = 0;
+
+	if (!v[0] || (v[0] == '0' && v[1]))
+		return -EINVAL;
+	for (; *v; v++) {
+		if (*v < '0' || *v > '9')
+			return -EINVAL;
+		n = n * 10 + (unsigned long)(*v - '0');
+		if (n > max)
+			return -EINVAL;
+	}
+	*out = (unsigned int)n;
+	return 0;
 }
 
 /* One "key = value" line. Returns 0, or -EINVAL (already logged). */
@@ -125,6 +148,14 @@ static int parse_line(char *line, const char *origin, unsigned int lineno,
 			return -EINVAL;
 		}
 		snprintf(out->log_dir, sizeof(out->log_dir), "%s", val);
+	} else if (!strcmp(key, "busy_poll_us")) {
+		*seen |= 1u << 3;
+		if (parse_uint(val, TCMU_BUSY_POLL_MAX_US, &out->busy_poll_us) < 0) {
+			tcmu_err("%s:%u: busy_poll_us \"%s\" is not 0..%u, keeping %u",
+				 origin, lineno, val, TCMU_BUSY_POLL_MAX_US,
+				 out->busy_poll_us);
+			return -EINVAL;
+		}
 	} else {
 		tcmu_err("%s:%u: unknown key \"%s\", ignored", origin, lineno,
 			 key);
@@ -172,6 +203,8 @@ int config_parse(const char *text, const char *origin,
 		cur.log_target = defaults.log_target;
 	if (!(seen & (1u << 2)))
 		memcpy(cur.log_dir, defaults.log_dir, sizeof(cur.log_dir));
+	if (!(seen & (1u << 3)))
+		cur.busy_poll_us = defaults.busy_poll_us;
 	*out = cur;
 	return problems;
 }

@@ -5,6 +5,8 @@
  *   log_level  = 0..5       (tcmu-runner's meaning: 0 none .. 5 scsi cmds)
  *   log_target = stderr | syslog | journal | file
  *   log_dir    = /absolute/dir   (log_target = file writes log_dir/tcmud.log)
+ *   busy_poll_us = 0..TCMU_BUSY_POLL_MAX_US  (µs the ring thread of every
+ *                device spins for new work after a busy turn; 0 off)
  *
  * A key that is absent takes its default. A value that is invalid is
  * logged (file and line) and the previous value is kept, so a typo never
@@ -25,11 +27,13 @@ enum log_target {
 
 #define CONFIG_DEFAULT_LOG_LEVEL 3 /* info */
 #define CONFIG_DEFAULT_LOG_DIR "/var/log"
+#define CONFIG_DEFAULT_BUSY_POLL_US 0
 
 struct tcmud_config {
 	int log_level;
 	enum log_target log_target;
 	char log_dir[PATH_MAX];
+	unsigned int busy_poll_us; /* tcmu_device_set_busy_poll() of every device */
 };
 
 /* config_defaults — fills @c with the built-in defaults. Any thread. */

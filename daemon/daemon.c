@@ -175,6 +175,15 @@ static void netlink_block_and_reset(struct tcmud *d, const char *when)
 		tcmu_warn("%s: cannot reset netlink: %s", when, strerror(-r));
 }
 
+/* settings_on_apply hook: tcmu.conf values that go to every device.
+ * Main thread; never blocks. */
+static void on_settings(const struct tcmud_config *c, void *arg)
+{
+	struct tcmud *d = arg;
+
+	devtable_set_busy_poll(d->devices, c->busy_poll_us);
+}
+
 int tcmud_start(struct tcmud *d)
 {
 	int r, n;
@@ -221,6 +230,8 @@ int tcmud_start(struct tcmud *d)
 				  DEVTABLE_STOP_TIMEOUT_MS);
 	if (!d->devices)
 		return -ENOMEM;
+	/* Before discovery: reopened devices get busy_poll_us too. */
+	settings_on_apply(&d->settings, on_settings, d);
 
 	r = tcmu_nl_open(devtable_nl_event, d->devices, &d->nl);
 	if (r < 0) {
@@ -281,6 +292,8 @@ struct tcmud *tcmud_free(struct tcmud *d)
 	remove_source(&d->src_int);
 	remove_source(&d->src_hup);
 	if (d->devices) {
+		if (d->settings_ok)
+			settings_on_apply(&d->settings, NULL, NULL);
 		n = devtable_stop_all(d->devices);
 		if (n)
 			tcmu_warn("%d device(s) had commands failed back at shutdown",

@@ -21,6 +21,7 @@ struct devtable {
 	const struct handler_registry *reg;
 	const struct devtable_ops *ops;
 	unsigned int stop_timeout_ms;
+	unsigned int busy_poll_us; /* for every device (tcmu.conf) */
 	struct devtable_entry **e;
 	size_t n, cap;
 	devtable_external_fn ext;
@@ -72,6 +73,29 @@ struct devtable *devtable_new(const struct handler_registry *reg,
 	dt->ops = ops;
 	dt->stop_timeout_ms = stop_timeout_ms;
 	return dt;
+}
+
+/* Give @dev the table's busy-poll time. Returns 0 or -errno (logged). */
+static int apply_busy_poll(struct devtable *dt, struct tcmu_device *dev)
+{
+	int r;
+
+	if (!dt->ops->set_busy_poll)
+		return 0;
+	r = dt->ops->set_busy_poll(dev, dt->busy_poll_us);
+	if (r < 0)
+		tcmu_dev_err(dev, "cannot set busy_poll_us = %u: %s",
+			     dt->busy_poll_us, strerror(-r));
+	return r;
+}
+
+void devtable_set_busy_poll(struct devtable *dt, unsigned int usec)
+{
+	if (usec == dt->busy_poll_us)
+		return;
+	dt->busy_poll_us = usec;
+	for (size_t i = 0; i < dt->n; i++)
+		apply_busy_poll(dt, dt->e[i]->dev);
 }
 
 size_t devtable_count(const struct devtable *dt)
@@ -184,6 +208,10 @@ static int dev_setup(struct devtable *dt, const char *uio, bool reopen)
 		e->cmd_timeout = secs;
 		tcmu_dev_dbg(dev, "command time-out %u s", secs);
 	}
+
+	/* A new device starts with 0: only a setting needs the call. */
+	if (dt->busy_poll_us)
+		apply_busy_poll(dt, dev);
 
 	r = ops->start(dev, &lh->h, reopen);
 	if (r < 0) {

@@ -37,6 +37,8 @@ struct devtable_ops {
 	int (*parse_uio_name)(const char *uio_name, struct tcmu_device_info *info);
 	int (*block_dev)(const struct tcmu_device_info *info, bool block);
 	int (*reset_ring)(const struct tcmu_device_info *info);
+	/* Optional (NULL: busy poll is never set). */
+	int (*set_busy_poll)(struct tcmu_device *dev, unsigned int usec);
 };
 
 /* The real thing: libtcmu (devtable_kernel.c). */
@@ -104,6 +106,14 @@ void devtable_set_changed(struct devtable *dt, devtable_changed_fn fn,
  * (the failure is logged).
  */
 int devtable_restore(const char *uio, const char *uio_name, void *arg);
+
+/*
+ * devtable_set_busy_poll — busy-poll time (µs, 0: off) of every served
+ * device from now on: applied at once to the devices in the table and to
+ * each device when it is added or reopened. A device that refuses it is
+ * logged and keeps serving. Main thread; never blocks.
+ */
+void devtable_set_busy_poll(struct devtable *dt, unsigned int usec);
 
 /* devtable_count — number of devices served. Main thread. */
 size_t devtable_count(const struct devtable *dt);

@@ -38,4 +38,5 @@ const struct devtable_ops devtable_kernel_ops = {
 	.parse_uio_name = tcmu_parse_uio_name,
 	.block_dev = tcmu_cfgfs_block_dev,
 	.reset_ring = tcmu_cfgfs_reset_ring,
+	.set_busy_poll = tcmu_device_set_busy_poll,
 };

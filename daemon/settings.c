@@ -33,8 +33,14 @@ static void apply(struct settings *s, const struct tcmud_config *next)
 		logger_set_target(s->logger, next->log_target, next->log_dir);
 	s->cur = *next;
 	s->applied = true;
-	if (first)
+	if (s->on_apply)
+		s->on_apply(&s->cur, s->on_apply_arg);
+	if (first) {
+		if (next->busy_poll_us)
+			tcmu_info("%s: busy_poll_us %u", s->path,
+				  next->busy_poll_us);
 		return;
+	}
 	if (next->log_level != old.log_level)
 		tcmu_info("%s: log_level %d -> %d", s->path, old.log_level,
 			  next->log_level);
@@ -45,6 +51,19 @@ static void apply(struct settings *s, const struct tcmud_config *next)
 	if (strcmp(next->log_dir, old.log_dir))
 		tcmu_info("%s: log_dir %s -> %s", s->path, old.log_dir,
 			  next->log_dir);
+	if (next->busy_poll_us != old.busy_poll_us)
+		tcmu_info("%s: busy_poll_us %u -> %u", s->path, old.busy_poll_us,
+			  next->busy_poll_us);
+}
+
+void settings_on_apply(struct settings *s,
+		       void (*fn)(const struct tcmud_config *c, void *arg),
+		       void *arg)
+{
+	s->on_apply = fn;
+	s->on_apply_arg = arg;
+	if (fn && s->applied)
+		fn(&s->cur, arg);
 }
 
 int settings_reload(struct settings *s)

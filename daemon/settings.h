@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * daemon/settings.h — the daemon's effective configuration: tcmu.conf plus
- * command-line overrides, applied to the log level and the logger, and
+ * command-line overrides, applied to the log level and the logger (and,
+ * through settings_on_apply(), busy_poll_us to the devices), and
  * re-applied whenever the file changes (live reload from the main loop).
  */
 #ifndef TCMUD_SETTINGS_H
@@ -23,6 +24,8 @@ struct settings {
 	bool applied;                /* cur was applied at least once */
 	struct confwatch *watch;
 	unsigned int reloads;        /* how often the file was (re)read */
+	void (*on_apply)(const struct tcmud_config *c, void *arg);
+	void *on_apply_arg;
 };
 
 /*
@@ -45,6 +48,16 @@ int settings_reload(struct settings *s);
  * Main thread. Returns 0 or -errno (then there is no live reload; logged).
  */
 int settings_watch(struct settings *s, GMainContext *ctx);
+
+/*
+ * settings_on_apply — call @fn with the configuration in force now and
+ * after every reload (changed or not), for the parts that others apply
+ * (busy_poll_us: the device table). NULL clears. Main thread; @fn must
+ * not block.
+ */
+void settings_on_apply(struct settings *s,
+		       void (*fn)(const struct tcmud_config *c, void *arg),
+		       void *arg);
 
 /* settings_clear — stop watching and free. Main thread. */
 void settings_clear(struct settings *s);

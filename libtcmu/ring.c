@@ -70,6 +70,7 @@ struct ring {
 	size_t hpriv_alloc; /* hpriv_size rounded up to HPRIV_CHUNK */
 	_Atomic uint64_t nr_notify;
 	_Atomic uint64_t cmd_timeout_ms;
+	_Atomic unsigned int busy_poll_us; /* tcmu_device_set_busy_poll() */
 	uint64_t now_ns;     /* CLOCK_MONOTONIC of the current drain */
 	unsigned int now_uses; /* commands stamped with now_ns; 0: read the clock */
 };
@@ -446,6 +447,16 @@ void ring_set_cmd_timeout_ms(struct tcmu_device *dev, uint64_t ms)
 	atomic_store_explicit(&dev->ring->cmd_timeout_ms, ms, memory_order_relaxed);
 }
 
+unsigned int ring_busy_poll_us(const struct tcmu_device *dev)
+{
+	return atomic_load_explicit(&dev->ring->busy_poll_us, memory_order_relaxed);
+}
+
+void ring_set_busy_poll_us(struct tcmu_device *dev, unsigned int us)
+{
+	atomic_store_explicit(&dev->ring->busy_poll_us, us, memory_order_relaxed);
+}
+
 uint64_t ring_notify_count(const struct tcmu_device *dev)
 {
 	return atomic_load_explicit(&dev->ring->nr_notify, memory_order_relaxed);
@@ -617,6 +628,13 @@ static void handle_tmr(struct tcmu_device *dev, struct ring *r, uint32_t off,
 			  r->tmr_arg);
 	else
 		tcmu_dev_dbg(dev, "TMR type %u for %u command(s) ignored", type, cnt);
+}
+
+bool ring_has_new(const struct tcmu_device *dev)
+{
+	struct ring *r = dev->ring;
+
+	return !r->error && r->pos != __atomic_load_n(mb_head(r), __ATOMIC_ACQUIRE);
 }
 
 struct tcmu_cmd *tcmu_ring_next(struct tcmu_device *dev)

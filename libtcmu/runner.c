@@ -66,6 +66,8 @@ struct runner {
 	bool logged_ring_error, logged_event_error;
 	unsigned int calls_this_turn; /* ASYNC handler calls since batch_end */
 	uint64_t timer_period_ns;
+	bool took_cmds;    /* the last turn took commands off the ring */
+	_Atomic uint64_t busy_poll_hits; /* busy polls that found work */
 
 	struct poll_ent *pfds;
 	size_t npfds, pfd_cap;
@@ -561,6 +563,42 @@ static int ep_add(int epfd, int fd, uint32_t tag, uint32_t events)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+/* Tell the CPU we are spinning (saves power, yields to the SMT sibling). */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+/*
+ * spin_for_work — busy-waits up to @ns for new ring entries or completions
+ * from other threads, so that a steady stream of commands is taken
+ * without a sleep and a wake-up each. It only looks: the events of the fds
+ * stay pending, so the epoll_wait() that follows reports them and nothing
+ * is consumed here. Control requests (stop, pause) wait for the spin to
+ * end (at most TCMU_BUSY_POLL_MAX_US). Ring thread. True when work came.
+ */
+static bool spin_for_work(struct runner *r, uint64_t ns)
+{
+	uint64_t end = spine_now_ns() + ns;
+	unsigned int i;
+
+	do {
+		for (i = 0; i < 64; i++) {
+			if (ring_has_new(r->dev) ||
+			    atomic_load_explicit(&r->done, memory_order_relaxed))
+				return true;
+			cpu_relax();
+		}
+	} while (spine_now_ns() < end);
+	return false;
+}
+
 /*
  * The ring thread waits in epoll. A real UIO device is watched
  * edge-triggered and never read: every uio_event_notify() of the kernel
@@ -623,6 +661,19 @@ static void *ring_thread_main(void *arg)
 		/* Completions made on this thread (e.g. in batch_end) wait here. */
 		if (r->local_head)
 			timeout = 0;
+		/*
+		 * Busy poll (tcmu_device_set_busy_poll): only after a turn that
+		 * took commands, so an idle device never spins; the value is
+		 * read afresh each turn.
+		 */
+		if (timeout < 0 && r->took_cmds) {
+			unsigned int us = ring_busy_poll_us(dev);
+
+			if (us && spin_for_work(r, (uint64_t)us * 1000ull)) {
+				stat_add(&r->busy_poll_hits, 1);
+				timeout = 0;
+			}
+		}
 		n = epoll_wait(epfd, evs, (int)nev, timeout);
 		if (n < 0 && errno != EINTR) {
 			tcmu_dev_err(dev, "epoll_wait: %s", strerror(errno));
@@ -673,8 +724,10 @@ static void *ring_thread_main(void *arg)
 				tcmu_dev_dbg(dev, "wake read: %s", strerror(errno));
 		}
 
+		r->took_cmds = false;
 		if (!r->stopping) {
 			while ((cmd = tcmu_ring_next(dev))) {
+				r->took_cmds = true;
 				dispatch(r, cmd);
 			}
 			if (ring_error(dev) && !r->logged_ring_error) {
@@ -944,6 +997,27 @@ void runner_set_cmd_timeout_ms(struct tcmu_device *dev, uint64_t ms)
 void tcmu_device_set_cmd_timeout(struct tcmu_device *dev, unsigned int seconds)
 {
 	runner_set_cmd_timeout_ms(dev, (uint64_t)seconds * 1000ull);
+}
+
+int tcmu_device_set_busy_poll(struct tcmu_device *dev, unsigned int usec)
+{
+	if (!dev || usec > TCMU_BUSY_POLL_MAX_US)
+		return -EINVAL;
+	/* The ring thread loads it before each wait: no kick needed. */
+	ring_set_busy_poll_us(dev, usec);
+	return 0;
+}
+
+unsigned int tcmu_device_get_busy_poll(const struct tcmu_device *dev)
+{
+	return ring_busy_poll_us(dev);
+}
+
+uint64_t runner_busy_poll_hits(const struct tcmu_device *dev)
+{
+	const struct runner *r = dev->runner;
+
+	return r ? atomic_load_explicit(&r->busy_poll_hits, memory_order_relaxed) : 0;
 }
 
 int tcmu_device_reconfig(struct tcmu_device *dev, const struct tcmu_reconfig *rc)

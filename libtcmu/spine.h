@@ -58,12 +58,26 @@ int ring_error(const struct tcmu_device *dev);
 struct tcmu_cmd *ring_cmd_by_id(struct tcmu_device *dev, uint16_t id);
 /* ring_cmds_in_use — commands handed out and not yet written back. Ring thread. */
 uint32_t ring_cmds_in_use(const struct tcmu_device *dev);
+/*
+ * ring_has_new — true when the kernel queued entries the ring thread has
+ * not taken yet (one acquire load of cmd_head; never on a broken ring).
+ * Ring thread; never blocks.
+ */
+bool ring_has_new(const struct tcmu_device *dev);
 /* ring_for_each_in_use — calls @fn for every command handed out. Ring thread. */
 void ring_for_each_in_use(struct tcmu_device *dev,
 			  void (*fn)(struct tcmu_cmd *cmd, void *arg), void *arg);
 /* ring_cmd_timeout_ms / ring_set_cmd_timeout_ms — handler hold limit (0: none). Any thread. */
 uint64_t ring_cmd_timeout_ms(const struct tcmu_device *dev);
 void ring_set_cmd_timeout_ms(struct tcmu_device *dev, uint64_t ms);
+/*
+ * ring_busy_poll_us / ring_set_busy_poll_us — busy-poll time of the ring
+ * thread (tcmu_device_set_busy_poll; 0: off). Kept with the ring, not the
+ * runner, so a value set before tcmu_device_start() or across a restart
+ * stays. Any thread; relaxed atomics.
+ */
+unsigned int ring_busy_poll_us(const struct tcmu_device *dev);
+void ring_set_busy_poll_us(struct tcmu_device *dev, unsigned int us);
 /* ring_notify_count — number of notify writes so far (tests, stats). */
 uint64_t ring_notify_count(const struct tcmu_device *dev);
 
@@ -78,5 +92,11 @@ bool runner_is_running(const struct tcmu_device *dev);
  * millisecond resolution (unit tests). Any thread.
  */
 void runner_set_cmd_timeout_ms(struct tcmu_device *dev, uint64_t ms);
+/*
+ * runner_busy_poll_hits — how many busy polls of the ring thread found
+ * work before their time was up (unit tests). Main thread (the runner
+ * must not be freed meanwhile); 0 without a runner.
+ */
+uint64_t runner_busy_poll_hits(const struct tcmu_device *dev);
 
 #endif

@@ -234,6 +234,25 @@ void tcmu_device_get_stats(const struct tcmu_device *dev,
  */
 void tcmu_device_set_cmd_timeout(struct tcmu_device *dev, unsigned int seconds);
 
+/** Largest busy-poll time tcmu_device_set_busy_poll() accepts (µs). */
+#define TCMU_BUSY_POLL_MAX_US 1000u
+
+/**
+ * tcmu_device_set_busy_poll — after a turn that took commands off the
+ * ring, the device's ring thread busy-waits up to @usec microseconds for
+ * new ring entries or handler completions before it sleeps in epoll:
+ * lower latency at low queue depth, for at most @usec of CPU per busy
+ * turn. An idle device never spins. 0 (the default) turns it off. The
+ * value is kept across tcmu_device_stop()/start() and read by the ring
+ * thread on every turn. Any thread, any time (before or after
+ * tcmu_device_start()); never blocks. Returns 0, or -EINVAL for a NULL
+ * @dev or @usec above TCMU_BUSY_POLL_MAX_US (the value is then unchanged).
+ */
+int tcmu_device_set_busy_poll(struct tcmu_device *dev, unsigned int usec);
+
+/** tcmu_device_get_busy_poll — the busy-poll time in µs (0: off). Any thread. */
+unsigned int tcmu_device_get_busy_poll(const struct tcmu_device *dev);
+
 /**
  * tcmu_device_reconfig — apply a RECONFIG (pauses the ring, calls the
  * handler's reconfig(), updates size / write cache, raises the unit

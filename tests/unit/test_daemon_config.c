@@ -18,6 +18,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.log_level, 3);
 	assert_int_equal(c.log_target, LOG_TARGET_STDERR);
 	assert_string_equal(c.log_dir, "/var/log");
+	assert_int_equal(c.busy_poll_us, 0);
 }
 
 static void test_all_keys(void **state)
@@ -84,6 +85,55 @@ static void test_invalid_keeps_previous(void **state)
 		assert_int_equal(config_parse(text, "t", &prev, &c), 1);
 		assert_int_equal(c.log_level, 4);
 	}
+}
+
+/* busy_poll_us: 0..TCMU_BUSY_POLL_MAX_US; anything else is logged with its
+ * line and the previous value stays; absent means 0 again. */
+static void test_busy_poll_us(void **state)
+{
+	struct tcmud_config prev, c, d;
+
+	config_defaults(&prev);
+	capture_start();
+	assert_int_equal(config_parse("busy_poll_us = 20\n", "t", &prev, &c), 0);
+	assert_int_equal(c.busy_poll_us, 20);
+	assert_int_equal(config_parse("busy_poll_us=\"1000\"", "t", &prev, &c), 0);
+	assert_int_equal(c.busy_poll_us, TCMU_BUSY_POLL_MAX_US);
+	assert_int_equal(config_parse("busy_poll_us = 0", "t", &prev, &c), 0);
+	assert_int_equal(c.busy_poll_us, 0);
+	assert_int_equal(captured.lines, 0);
+
+	/* config_equal sees it. */
+	config_defaults(&d);
+	c = d;
+	assert_true(config_equal(&c, &d));
+	c.busy_poll_us = 5;
+	assert_false(config_equal(&c, &d));
+
+	prev.busy_poll_us = 50;
+	assert_int_equal(config_parse("log_level = 3\nbusy_poll_us = 1001\n",
+				      "/etc/tcmu/tcmu.conf", &prev, &c),
+			 1);
+	assert_int_equal(c.busy_poll_us, 50);
+	assert_int_equal(captured_count("/etc/tcmu/tcmu.conf:2", "busy_poll_us",
+					"\"1001\"", "0..1000", "keeping 50", NULL),
+			 1);
+
+	static const char *const bad[] = {
+		"-1", "20us", "", "020", "1 2", "+5", "4294967316", "99999999999999999999",
+		"0x10", "1000000",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[64];
+
+		snprintf(text, sizeof(text), "busy_poll_us = %s\n", bad[i]);
+		assert_int_equal(config_parse(text, "t", &prev, &c), 1);
+		assert_int_equal(c.busy_poll_us, 50);
+	}
+
+	/* Absent: back to the default. */
+	assert_int_equal(config_parse("log_level = 3\n", "t", &prev, &c), 0);
+	assert_int_equal(c.busy_poll_us, 0);
 }
 
 /* Keys absent from the file go back to their default. */
@@ -163,6 +213,9 @@ static void test_shipped_file(void **state)
 		p[1] = ' ';
 		n++;
 	}
+	char *bp = strstr(text, "\n# busy_poll_us =");
+	assert_non_null(bp);
+	bp[1] = ' ';
 	assert_true(n >= 3);
 	assert_int_equal(config_parse(text, "tcmu.conf", &prev, &c), 0);
 	assert_true(config_equal(&c, &d));
@@ -175,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_all_keys),
 		cmocka_unit_test(test_invalid_keeps_previous),
+		cmocka_unit_test(test_busy_poll_us),
 		cmocka_unit_test(test_absent_is_default),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_load),

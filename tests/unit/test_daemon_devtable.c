@@ -152,6 +152,14 @@ static void f_timeout(struct tcmu_device *d, unsigned int s)
 	fake.timeout_calls++;
 }
 
+static int busy_poll_result;
+
+static int f_busy_poll(struct tcmu_device *d, unsigned int usec)
+{
+	rec("busypoll(%s,%u)", d->info.uio, usec);
+	return busy_poll_result;
+}
+
 static int block_result, reset_result;
 
 static int f_block(const struct tcmu_device_info *info, bool block)
@@ -178,6 +186,7 @@ static const struct devtable_ops fake_ops = {
 	.parse_uio_name = f_parse,
 	.block_dev = f_block,
 	.reset_ring = f_reset,
+	.set_busy_poll = f_busy_poll,
 };
 
 static int h_open(struct tcmu_device *dev, bool reopen) { return 0; }
@@ -210,7 +219,7 @@ static int setup(void **state)
 
 	memset(&fake, 0, sizeof(fake));
 	memset(uio_names, 0, sizeof(uio_names));
-	block_result = reset_result = 0;
+	block_result = reset_result = busy_poll_result = 0;
 	capture_start();
 	f->reg = handler_registry_new();
 	assert_int_equal(handler_registry_add(f->reg, &file_h, "builtin"), 0);
@@ -440,6 +449,50 @@ static void test_restore_protocol(void **state)
 	assert_int_equal(devtable_count(f->dt), 2);
 }
 
+/*
+ * busy_poll_us (tcmu.conf) reaches the devices already served at once, and
+ * each device added or reopened later before its start; 0 on a new device
+ * needs no call; a device that refuses it is logged and keeps serving.
+ */
+static void test_busy_poll(void **state)
+{
+	struct fixture *f = *state;
+
+	snprintf(uio_names[0], 256, "tcm-user/1/d0/file//img0");
+	snprintf(uio_names[1], 256, "tcm-user/1/d1/ram/r1");
+	snprintf(uio_names[2], 256, "tcm-user/1/d2/file//img2");
+	assert_int_equal(event(f, TCMU_CMD_ADDED_DEVICE, 0), 0);
+	assert_int_equal(event(f, TCMU_CMD_ADDED_DEVICE, 1), 0);
+	assert_string_equal(fake.calls, "open(uio0) start(uio0,file,0) "
+					"open(uio1) start(uio1,ram,0) ");
+
+	fake.calls[0] = '\0';
+	devtable_set_busy_poll(f->dt, 20);
+	assert_string_equal(fake.calls, "busypoll(uio0,20) busypoll(uio1,20) ");
+	fake.calls[0] = '\0';
+	devtable_set_busy_poll(f->dt, 20); /* unchanged: nothing to do */
+	assert_string_equal(fake.calls, "");
+
+	assert_int_equal(event(f, TCMU_CMD_ADDED_DEVICE, 2), 0);
+	assert_string_equal(fake.calls,
+			    "open(uio2) busypoll(uio2,20) start(uio2,file,0) ");
+	fake.calls[0] = '\0';
+	assert_int_equal(event(f, TCMU_CMD_REMOVED_DEVICE, 1), 0);
+	assert_int_equal(devtable_restore("uio1", uio_names[1], f->dt), 0);
+	assert_string_equal(fake.calls,
+			    "stop(uio1) close(uio1) block(d1,1) reset(d1) open(uio1) "
+			    "busypoll(uio1,20) start(uio1,ram,1) block(d1,0) ");
+
+	/* Off again, and a device that refuses: logged, still served. */
+	fake.calls[0] = '\0';
+	busy_poll_result = -EINVAL;
+	devtable_set_busy_poll(f->dt, 0);
+	assert_string_equal(fake.calls,
+			    "busypoll(uio0,0) busypoll(uio2,0) busypoll(uio1,0) ");
+	assert_int_equal(captured_count("cannot set busy_poll_us", NULL), 3);
+	assert_int_equal(devtable_count(f->dt), 3);
+}
+
 static void test_stop_all(void **state)
 {
 	struct fixture *f = *state;
@@ -466,6 +519,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_start_failure_isolated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconfig, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_protocol, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_all, setup, teardown),
 	};
 

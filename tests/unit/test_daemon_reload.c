@@ -216,6 +216,64 @@ static void test_target_file_live(void **state)
 	logger_free(lg);
 }
 
+static unsigned int hook_calls, hook_busy_poll;
+
+static void on_apply(const struct tcmud_config *c, void *arg)
+{
+	hook_calls++;
+	hook_busy_poll = c->busy_poll_us;
+}
+
+/* Run the main loop until the hook saw busy_poll_us == @us (or 5 s). */
+static bool loop_until_busy_poll(struct fixture *f, unsigned int us)
+{
+	int64_t end = now_ms() + 5000;
+
+	while (now_ms() < end && hook_busy_poll != us) {
+		g_main_context_iteration(f->ctx, FALSE);
+		g_usleep(2000);
+	}
+	return hook_busy_poll == us;
+}
+
+/*
+ * busy_poll_us goes to the on_apply hook (the daemon's device table): at
+ * once with the value in force, then on every reload; a change is logged
+ * once at info level, an invalid value keeps the one in force.
+ */
+static void test_busy_poll_live(void **state)
+{
+	struct fixture *f = *state;
+	unsigned int reloads;
+
+	hook_calls = 0;
+	hook_busy_poll = 12345;
+	write_file(f->path, "busy_poll_us = 20\n");
+	start(f, 0, NULL, NULL);
+	assert_int_equal(captured_count("busy_poll_us 20", NULL), 1);
+	settings_on_apply(&f->s, on_apply, NULL);
+	assert_int_equal(hook_calls, 1);
+	assert_int_equal(hook_busy_poll, 20);
+
+	replace_file(f, "busy_poll_us = 50\n");
+	assert_true(loop_until_busy_poll(f, 50));
+	assert_int_equal(captured_count("busy_poll_us 20 -> 50", NULL), 1);
+
+	reloads = f->s.reloads;
+	replace_file(f, "busy_poll_us = 5000\n");
+	assert_true(loop_until_reloads(f, reloads + 1));
+	assert_int_equal(hook_busy_poll, 50);
+	assert_int_equal(f->s.cur.busy_poll_us, 50);
+	assert_int_equal(captured_count(f->path, "busy_poll_us", "\"5000\"", NULL), 1);
+	assert_int_equal(captured_count("busy_poll_us 50 ->", NULL), 0);
+
+	/* Gone from the file: back to 0 (off). */
+	replace_file(f, "log_level = 3\n");
+	assert_true(loop_until_busy_poll(f, 0));
+	assert_int_equal(captured_count("busy_poll_us 50 -> 0", NULL), 1);
+	settings_on_apply(&f->s, NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +283,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_created_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_debug_override, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_target_file_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_poll_live, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -180,6 +180,10 @@ static void test_exports_only_public_api(void **state)
 	/* Internal names of the spine and the SCSI core are not exported. */
 	assert_non_null(dlsym(RTLD_DEFAULT, "tcmu_device_start"));
 	assert_non_null(dlsym(RTLD_DEFAULT, "tcmu_ring_next"));
+	assert_non_null(dlsym(RTLD_DEFAULT, "tcmu_device_set_busy_poll"));
+	assert_non_null(dlsym(RTLD_DEFAULT, "tcmu_device_get_busy_poll"));
+	assert_null(dlsym(RTLD_DEFAULT, "ring_set_busy_poll_us"));
+	assert_null(dlsym(RTLD_DEFAULT, "runner_busy_poll_hits"));
 	assert_null(dlsym(RTLD_DEFAULT, "ring_init"));
 	assert_null(dlsym(RTLD_DEFAULT, "runner_call"));
 	assert_null(dlsym(RTLD_DEFAULT, "runner_finish"));
