@@ -169,21 +169,35 @@ static const struct scsi_op *lookup(const uint8_t *cdb)
 /* Per-command state                                                 */
 /* ---------------------------------------------------------------- */
 
+/* A state from the pool (or malloc); nothing in it is set up. */
+static struct scsi_cstate *cstate_take(struct scsi_dev *sd)
+{
+	struct scsi_cstate *cs;
+
+	if (!scsi_list_empty(&sd->pool)) {
+		cs = scsi_container_of(sd->pool.next, struct scsi_cstate, link);
+		scsi_list_del(&cs->link);
+		return cs;
+	}
+	return malloc(sizeof(*cs));
+}
+
 struct scsi_cstate *scsi_cstate_get(struct tcmu_cmd *cmd)
 {
 	struct scsi_dev *sd = cmd->dev->scsi;
 	struct scsi_cstate *cs = cmd->core_priv;
 
-	if (cs)
+	if (cs) {
+		if (cs->light) { /* set up the scratch part now */
+			memset((char *)cs + SCSI_CSTATE_SCRATCH, 0,
+			       sizeof(*cs) - SCSI_CSTATE_SCRATCH);
+			cs->light = false;
+		}
 		return cs;
-	if (!scsi_list_empty(&sd->pool)) {
-		cs = scsi_container_of(sd->pool.next, struct scsi_cstate, link);
-		scsi_list_del(&cs->link);
-	} else {
-		cs = malloc(sizeof(*cs));
-		if (!cs)
-			return NULL;
 	}
+	cs = cstate_take(sd);
+	if (!cs)
+		return NULL;
 	memset(cs, 0, sizeof(*cs));
 	scsi_list_init(&cs->link);
 	cs->cmd = cmd;
@@ -191,14 +205,32 @@ struct scsi_cstate *scsi_cstate_get(struct tcmu_cmd *cmd)
 	return cs;
 }
 
+struct scsi_cstate *scsi_cstate_get_light(struct tcmu_cmd *cmd)
+{
+	struct scsi_cstate *cs = cstate_take(cmd->dev->scsi);
+
+	if (!cs)
+		return NULL;
+	scsi_list_init(&cs->link);
+	cs->cmd = cmd;
+	cs->lock = SCSI_LOCK_NONE;
+	cs->waiting = false;
+	cs->granted = false;
+	cs->light = true;
+	cmd->core_priv = cs;
+	return cs;
+}
+
 static void cstate_put(struct scsi_dev *sd, struct scsi_cstate *cs)
 {
-	scsi_unlock(sd, cs);
-	free(cs->buf);
-	free(cs->iov);
-	free(cs->ranges);
-	if (cs->ext && cs->ext_free)
-		cs->ext_free(cs->ext);
+	scsi_unlock_fast(sd, cs);
+	if (!cs->light) {
+		free(cs->buf);
+		free(cs->iov);
+		free(cs->ranges);
+		if (cs->ext && cs->ext_free)
+			cs->ext_free(cs->ext);
+	}
 	cs->cmd = NULL;
 	scsi_list_add_tail(&sd->pool, &cs->link);
 }
@@ -248,7 +280,7 @@ void scsi_complete(struct tcmu_cmd *cmd)
 	}
 	runner_finish(cmd);
 	if (sd)
-		scsi_run_ready(sd);
+		scsi_run_ready_fast(sd);
 }
 
 void scsi_complete_result(struct tcmu_cmd *cmd, int result)
@@ -259,7 +291,8 @@ void scsi_complete_result(struct tcmu_cmd *cmd, int result)
 
 void scsi_cont_complete(struct tcmu_cmd *cmd, int result)
 {
-	scsi_complete_result(cmd, result);
+	scsi_result_to_sense(cmd, result);
+	scsi_complete(cmd);
 }
 
 /* ---------------------------------------------------------------- */

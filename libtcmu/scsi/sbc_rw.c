@@ -51,21 +51,6 @@ static void parse_rw(const uint8_t *cdb, struct rw_cdb *rw)
 }
 
 /*
- * scsi_write_flags — handler flags for a write: FUA when the CDB asks for
- * it, and always when the handler caches writes (it has flush) but the
- * write cache is reported disabled, since the initiator then relies on
- * every completed write being durable.
- */
-unsigned int scsi_write_flags(const struct tcmu_device *dev, bool fua)
-{
-	const struct tcmu_handler *h = dev->handler;
-
-	if (fua || (h && h->flush && !dev->info.write_cache))
-		return TCMU_IO_FUA;
-	return 0;
-}
-
-/*
  * scsi_check_rw — common checks of a data transfer command: protection
  * information, LBA range, and a data area that holds exactly (writes) or
  * at least (reads) the transfer. Completes the command and returns false
@@ -183,9 +168,12 @@ void sbc_write(struct tcmu_cmd *cmd)
 		scsi_done_good(cmd);
 		return;
 	}
-	if (!scsi_check_writable(cmd))
+	if (!scsi_handler(cmd)->write) {
+		scsi_check_writable(cmd); /* completes with WRITE PROTECTED */
 		return;
-	cs = scsi_cstate_get(cmd);
+	}
+	/* Only the lock and the range: no scratch is needed (see scsi_cstate). */
+	cs = scsi_cstate_get_light(cmd);
 	if (!cs) {
 		scsi_done_nomem(cmd);
 		return;
@@ -193,7 +181,7 @@ void sbc_write(struct tcmu_cmd *cmd)
 	cs->lba = rw.lba;
 	cs->nlb = rw.nlb;
 	cs->io_flags = scsi_write_flags(cmd->dev, rw.fua);
-	if (scsi_lock(cmd, SCSI_LOCK_SHARED, rw.lba, rw.nlb, write_issue))
+	if (scsi_lock_shared(cmd, rw.lba, rw.nlb, write_issue))
 		write_issue(cmd);
 }
 

@@ -98,6 +98,12 @@ enum scsi_lock_kind {
  * Per-command state of the SCSI core, from a per-device pool (no malloc
  * once the pool is warm). cmd->core_priv points to it while the command
  * runs; scsi_complete() returns it.
+ *
+ * Two ways to get one: scsi_cstate_get() zeroes all of it; an ordinary
+ * WRITE (the hot path) takes it with scsi_cstate_get_light(), which sets
+ * only the fields up to the scratch part and marks it light. A later
+ * scsi_cstate_get() on the same command zeroes the scratch part, and
+ * scsi_complete() frees scratch only of a state that is not light.
  */
 struct scsi_cstate {
 	struct scsi_list link;     /* lock active or waiting list, or the pool */
@@ -106,9 +112,14 @@ struct scsi_cstate {
 	enum scsi_lock_kind lock;
 	bool waiting;
 	bool granted;              /* was waiting, now holds: resume pending */
+	bool light;                /* the scratch part below is not set up */
 	uint64_t lk_start, lk_end; /* locked LBA range [start, end) */
 	void (*resume)(struct tcmu_cmd *cmd); /* the lock was granted */
-	/* emulation scratch, freed by scsi_complete() */
+	/* the command's range (set by the emulation) */
+	uint64_t lba;              /* first LBA */
+	uint64_t nlb;              /* number of blocks */
+	unsigned int io_flags;     /* TCMU_IO_FUA ... */
+	/* emulation scratch, freed by scsi_complete(); from here to the end */
 	uint8_t *buf;              /* bounce buffer */
 	size_t buf_len;
 	struct iovec *iov;         /* iovec scratch (malloc) */
@@ -118,13 +129,12 @@ struct scsi_cstate {
 	void *ext;                 /* command-specific state */
 	void (*ext_free)(void *ext);
 	/* progress of a multi-step emulation */
-	uint64_t lba;              /* first LBA */
-	uint64_t nlb;              /* number of blocks */
 	uint64_t pos;              /* bytes or blocks done */
 	uint32_t aux;
-	unsigned int io_flags;     /* TCMU_IO_FUA ... */
 	int step;
 };
+
+#define SCSI_CSTATE_SCRATCH offsetof(struct scsi_cstate, buf)
 
 #define SCSI_MAX_ALUA_PORTS 16 /* target ports listed per group */
 
@@ -259,6 +269,12 @@ void scsi_internal_cmd_free(struct tcmu_cmd *cmd);
 
 /* scsi_cstate_get — the command's state, allocated on first use (NULL: ENOMEM). */
 struct scsi_cstate *scsi_cstate_get(struct tcmu_cmd *cmd);
+/*
+ * scsi_cstate_get_light — a new state for @cmd (which has none) with only
+ * link, cmd and the lock fields set (lba, nlb, io_flags are the caller's;
+ * the scratch part is not set up). For the ordinary write. NULL: ENOMEM.
+ */
+struct scsi_cstate *scsi_cstate_get_light(struct tcmu_cmd *cmd);
 
 /* scsi_handler — the device's handler (never NULL while commands run). */
 static inline const struct tcmu_handler *scsi_handler(const struct tcmu_cmd *cmd)
@@ -282,6 +298,22 @@ static inline uint64_t scsi_num_lbas(const struct tcmu_device *dev)
 static inline bool scsi_wce(const struct tcmu_device *dev)
 {
 	return dev->handler && dev->handler->flush && dev->info.write_cache;
+}
+
+/*
+ * scsi_write_flags — handler flags for a write: FUA when the CDB asks for
+ * it, and always when the handler caches writes (it has flush) but the
+ * write cache is reported disabled, since the initiator then relies on
+ * every completed write being durable.
+ */
+static inline unsigned int scsi_write_flags(const struct tcmu_device *dev,
+					    bool fua)
+{
+	const struct tcmu_handler *h = dev->handler;
+
+	if (fua || (h && h->flush && !dev->info.write_cache))
+		return TCMU_IO_FUA;
+	return 0;
 }
 
 /* scsi_lba_ok — is [@lba, @lba + @n) inside the device? */
@@ -377,6 +409,53 @@ void scsi_unlock(struct scsi_dev *sd, struct scsi_cstate *cs);
 /* scsi_run_ready — resume granted waiters (re-entrancy safe). */
 void scsi_run_ready(struct scsi_dev *sd);
 
+/*
+ * scsi_lock_shared — scsi_lock(SHARED) with the common case inline: no
+ * EXCL lock held or waited for, so nothing can conflict and the lock is
+ * granted at once (exactly what scsi_lock() does then).
+ */
+static inline bool scsi_lock_shared(struct tcmu_cmd *cmd, uint64_t lba,
+				    uint64_t n,
+				    void (*resume)(struct tcmu_cmd *cmd))
+{
+	struct scsi_dev *sd = cmd->dev->scsi;
+	struct scsi_cstate *cs = cmd->core_priv;
+
+	if (sd->nr_excl)
+		return scsi_lock(cmd, SCSI_LOCK_SHARED, lba, n, resume);
+	cs->lock = SCSI_LOCK_SHARED;
+	cs->lk_start = lba;
+	cs->lk_end = lba + n > lba ? lba + n : UINT64_MAX;
+	cs->resume = resume;
+	cs->waiting = false;
+	scsi_list_add_tail(&sd->active, &cs->link);
+	return true;
+}
+
+/*
+ * scsi_unlock_fast — scsi_unlock() with the common cases inline: no lock,
+ * or a SHARED one with nobody waiting (no waiter to grant).
+ */
+static inline void scsi_unlock_fast(struct scsi_dev *sd, struct scsi_cstate *cs)
+{
+	if (cs->lock == SCSI_LOCK_NONE)
+		return;
+	if (cs->lock == SCSI_LOCK_SHARED && scsi_list_empty(&sd->waiting)) {
+		scsi_list_del(&cs->link);
+		cs->lock = SCSI_LOCK_NONE;
+		cs->waiting = false;
+		return;
+	}
+	scsi_unlock(sd, cs);
+}
+
+/* scsi_run_ready_fast — scsi_run_ready(), inline when nothing is granted. */
+static inline void scsi_run_ready_fast(struct scsi_dev *sd)
+{
+	if (sd->nr_granted && !sd->running_ready)
+		scsi_run_ready(sd);
+}
+
 /* ---------------------------------------------------------------- */
 /* Emulations (one file each)                                        */
 /*                                                                   */
@@ -417,8 +496,6 @@ void sbc_write(struct tcmu_cmd *cmd);
 void sbc_verify(struct tcmu_cmd *cmd);
 void sbc_write_verify(struct tcmu_cmd *cmd);
 void sbc_sync_cache(struct tcmu_cmd *cmd);
-/* Handler flags for a write (FUA from the CDB, or write-through). */
-unsigned int scsi_write_flags(const struct tcmu_device *dev, bool fua);
 /* Completes with DATA PROTECT / WRITE PROTECTED for a read-only handler. */
 bool scsi_check_writable(struct tcmu_cmd *cmd);
 /* capacity.c */
