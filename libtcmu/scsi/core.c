@@ -416,7 +416,14 @@ void scsi_submit(struct tcmu_cmd *cmd)
 	bool wce;
 
 	cmd->core_priv = NULL;
-	cmd->data_len = scsi_iov_len(cmd->iov, cmd->iov_cnt);
+	/*
+	 * The ring parser summed the iovecs into data_len already. Count
+	 * again when a handler's handle_cmd() had the command first (it may
+	 * have changed the iovecs) and in the synchronous test mode (no
+	 * runner: commands built by hand).
+	 */
+	if (!dev->runner || !dev->handler || dev->handler->handle_cmd)
+		cmd->data_len = scsi_iov_len(cmd->iov, cmd->iov_cnt);
 	if (!sd) {
 		/* scsi_dev_init() failed or was not called. */
 		scsi_set_check(cmd, TCMU_SENSE_HARDWARE_ERROR,

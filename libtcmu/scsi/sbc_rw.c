@@ -86,13 +86,14 @@ static void set_io(struct tcmu_cmd *cmd, enum tcmu_io_op op, uint64_t lba,
 		   uint64_t bytes, const struct iovec *iov, size_t cnt,
 		   unsigned int flags)
 {
-	memset(&cmd->io, 0, sizeof(cmd->io));
-	cmd->io.op = op;
-	cmd->io.offset = lba * scsi_block_size(cmd->dev);
-	cmd->io.length = bytes;
-	cmd->io.iov = iov;
-	cmd->io.iovcnt = cnt;
-	cmd->io.flags = flags;
+	cmd->io = (struct tcmu_io){
+		.op = op,
+		.flags = flags,
+		.offset = lba * scsi_block_size(cmd->dev),
+		.length = bytes,
+		.iov = iov,
+		.iovcnt = cnt,
+	};
 }
 
 /* READ (6)(10)(12)(16). */
