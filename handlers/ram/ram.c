@@ -159,18 +159,14 @@ static void ram_unlink(struct ram_dev *r, struct ram_cmd *rc)
 }
 
 /*
- * Completes @cmd with @res now, or parks it when the device stalls. The
- * deadlines are FIFO (one stall_ms for all), so the list stays sorted.
- * Ring thread.
+ * Parks @cmd (result @res) on a stalling device. The deadlines are FIFO
+ * (one stall_ms for all), so the list stays sorted. Ring thread.
  */
-static int ram_done(struct ram_dev *r, struct tcmu_cmd *cmd, int res)
+static __attribute__((noinline)) int ram_stall(struct ram_dev *r,
+					       struct tcmu_cmd *cmd, int res)
 {
 	struct ram_cmd *rc;
 
-	if (!r->stall_ms && !r->stall_forever) {
-		tcmu_cmd_done(cmd, res);
-		return 0;
-	}
 	rc = tcmu_cmd_priv(cmd);
 	*rc = (struct ram_cmd){ .cmd = cmd, .result = res, .stalled = true,
 				.prev = r->tail };
@@ -184,6 +180,20 @@ static int ram_done(struct ram_dev *r, struct tcmu_cmd *cmd, int res)
 	if (r->head == rc && !r->stall_forever)
 		ram_arm(r);
 	return 0;
+}
+
+/*
+ * Completes @cmd with @res now, or parks it when the device stalls. Inline
+ * for the usual case: no stall, so no frame for the stall bookkeeping.
+ * Ring thread.
+ */
+static inline int ram_done(struct ram_dev *r, struct tcmu_cmd *cmd, int res)
+{
+	if (!r->stall_ms && !r->stall_forever) {
+		tcmu_cmd_done(cmd, res);
+		return 0;
+	}
+	return ram_stall(r, cmd, res);
 }
 
 /*
