@@ -143,19 +143,26 @@ bool scsi_op_enabled(const struct tcmu_device *dev, const struct scsi_op *op)
  * ring threads only read it (no pthread_once per command).
  */
 static const struct scsi_op *op_first[256];
+/* The entry of each opcode that has no service actions (one load). */
+static const struct scsi_op *op_only[256];
 static pthread_once_t op_once = PTHREAD_ONCE_INIT;
 
 static void build_index(void)
 {
-	for (size_t i = scsi_ops_count; i-- > 0;)
+	for (size_t i = scsi_ops_count; i-- > 0;) {
 		op_first[scsi_ops[i].opcode] = &scsi_ops[i];
+		if (!(scsi_ops[i].flags & SCSI_OPF_SA))
+			op_only[scsi_ops[i].opcode] = &scsi_ops[i];
+	}
 }
 
 /* The entry for @cdb's opcode (and service action), or NULL. */
 static const struct scsi_op *lookup(const uint8_t *cdb)
 {
-	const struct scsi_op *op;
+	const struct scsi_op *op = op_only[cdb[0]];
 
+	if (op)
+		return op;
 	for (op = op_first[cdb[0]]; op && op < scsi_ops + scsi_ops_count &&
 				    op->opcode == cdb[0];
 	     op++) {
