@@ -40,6 +40,15 @@
 
 #define DEFAULT_PARALLEL_THREADS 4
 #define MAX_COLLECT_ROUNDS 64
+/*
+ * Data of commands completed inline after which a turn answers them before
+ * taking the next command (answer_early). 512 KiB: a QD32 batch of 4 KiB
+ * or 16 KiB commands stays one notify; 64 KiB writes copied inline on tmpfs
+ * are answered every 8 commands, which took sequential 64k QD32 writes in
+ * the test VM from 3,676 to 5,729 and from 3,544 to 4,798 IOPS (two runs;
+ * 128 KiB: 4,427; 1 MiB: 4,378).
+ */
+#define EARLY_ANSWER_BYTES (512u * 1024u)
 
 struct poll_ent {
 	int fd;
@@ -67,6 +76,9 @@ struct runner {
 	unsigned int calls_this_turn; /* ASYNC handler calls since batch_end */
 	uint64_t timer_period_ns;
 	bool took_cmds;    /* the last turn took commands off the ring */
+	uint64_t local_bytes; /* data of commands completed inline this turn */
+	_Atomic uint64_t early_bytes;   /* answer mid-turn once local_bytes reach this */
+	_Atomic uint64_t early_answers; /* mid-turn answers made */
 	_Atomic uint64_t busy_poll_hits; /* busy polls that found work */
 
 	struct poll_ent *pfds;
@@ -208,9 +220,12 @@ void tcmu_cmd_done(struct tcmu_cmd *cmd, int result)
 		deliver(cmd, result);
 		return;
 	}
-	if (tls_ring_runner == r)
+	if (tls_ring_runner == r) {
+		if (cmd->in_handler &&
+		    (cmd->io.op == TCMU_IO_READ || cmd->io.op == TCMU_IO_WRITE))
+			r->local_bytes += cmd->io.length;
 		local_push(r, cmd);
-	else
+	} else
 		mpsc_push(r, cmd);
 }
 
@@ -578,6 +593,27 @@ static inline void cpu_relax(void)
 }
 
 /*
+ * answer_early — in the middle of a long turn, answers the commands the
+ * handler completed inline so far (one notify), so the kernel can complete
+ * them and the initiator send more while the ring thread goes on with the
+ * rest: without it, a turn that copies many large transfers inline holds
+ * every answer until its end, and the initiator's side and the daemon's
+ * side take turns instead of overlapping. Ring thread.
+ */
+static void answer_early(struct runner *r)
+{
+	int ret;
+
+	r->local_bytes = 0;
+	stat_add(&r->early_answers, 1);
+	collect(r);
+	write_back(r);
+	ret = tcmu_ring_notify(r->dev);
+	if (ret < 0)
+		tcmu_dev_err(r->dev, "notify: %s", strerror(-ret));
+}
+
+/*
  * spin_for_work — busy-waits up to @ns for new ring entries or completions
  * from other threads, so that a steady stream of commands is taken
  * without a sleep and a wake-up each. It only looks: the events of the fds
@@ -731,6 +767,9 @@ static void *ring_thread_main(void *arg)
 			while ((cmd = tcmu_ring_next(dev))) {
 				r->took_cmds = true;
 				dispatch(r, cmd);
+				if (r->local_bytes >= atomic_load_explicit(&r->early_bytes,
+									   memory_order_relaxed))
+					answer_early(r);
 			}
 			if (ring_error(dev) && !r->logged_ring_error) {
 				r->logged_ring_error = true;
@@ -743,6 +782,7 @@ static void *ring_thread_main(void *arg)
 		/* Continuations run by collect() may have made handler calls. */
 		end_batch(r);
 		write_back(r);
+		r->local_bytes = 0;
 		ret = tcmu_ring_notify(dev);
 		if (ret < 0)
 			tcmu_dev_err(dev, "notify: %s", strerror(-ret));
@@ -792,6 +832,7 @@ static struct runner *runner_alloc(struct tcmu_device *dev)
 	if (!r)
 		return NULL;
 	r->dev = dev;
+	atomic_init(&r->early_bytes, EARLY_ANSWER_BYTES);
 	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	r->ctl_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	r->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -1013,6 +1054,21 @@ int tcmu_device_set_busy_poll(struct tcmu_device *dev, unsigned int usec)
 unsigned int tcmu_device_get_busy_poll(const struct tcmu_device *dev)
 {
 	return ring_busy_poll_us(dev);
+}
+
+void runner_set_early_answer_bytes(struct tcmu_device *dev, uint64_t bytes)
+{
+	struct runner *r = dev->runner;
+
+	if (r)
+		atomic_store_explicit(&r->early_bytes, bytes, memory_order_relaxed);
+}
+
+uint64_t runner_early_answers(const struct tcmu_device *dev)
+{
+	const struct runner *r = dev->runner;
+
+	return r ? atomic_load_explicit(&r->early_answers, memory_order_relaxed) : 0;
 }
 
 uint64_t runner_busy_poll_hits(const struct tcmu_device *dev)

@@ -98,5 +98,13 @@ void runner_set_cmd_timeout_ms(struct tcmu_device *dev, uint64_t ms);
  * must not be freed meanwhile); 0 without a runner.
  */
 uint64_t runner_busy_poll_hits(const struct tcmu_device *dev);
+/*
+ * runner_set_early_answer_bytes — the inline-completed data after which a
+ * turn of the ring thread answers what it has before taking the next
+ * command (default 512 KiB; unit tests). Any thread; no effect before start.
+ */
+void runner_set_early_answer_bytes(struct tcmu_device *dev, uint64_t bytes);
+/* runner_early_answers — mid-turn answers made so far (unit tests); 0 without a runner. */
+uint64_t runner_early_answers(const struct tcmu_device *dev);
 
 #endif

@@ -7,6 +7,8 @@
  * on a thread of its own, or on the runner's workers; the value may change
  * from another thread while commands flow; an idle device does not spin;
  * the setter keeps its value across start/stop and refuses too large ones.
+ * Also the ring thread's early answers (a long turn answers what the
+ * handler completed inline before going on), which share the fixture.
  *
  * The handler is a RAM disk behind the real SCSI core (READ(10) /
  * WRITE(10) become read() / write() calls).
@@ -416,6 +418,37 @@ static uint64_t thread_cpu_ns(pthread_t t)
  * its maximum and the time-out timer turning the loop (turns that take no
  * command do not spin).
  */
+/*
+ * Early answers (answer_early in runner.c): with the threshold at one
+ * block, every READ/WRITE the handler completes inline is answered before
+ * the ring thread takes the next command. Nothing may be lost or answered
+ * twice, at QD1 and QD8, with and without the busy poll.
+ */
+static void test_early_answers(void **state)
+{
+	struct fx *f = fx_new(BP_INLINE);
+	struct tcmu_device_stats st;
+	unsigned int gen;
+
+	assert_int_equal(tcmu_device_start(f->dev, &f->h, false), 0);
+	runner_set_early_answer_bytes(f->dev, BLK);
+	settle(f);
+	for (gen = 1; gen <= 2; gen++)
+		stream(f, 1, gen);
+	for (; gen <= 4; gen++)
+		stream(f, 8, gen);
+	assert_int_equal(tcmu_device_set_busy_poll(f->dev, 50), 0);
+	for (; gen <= 6; gen++)
+		stream(f, 8, gen);
+	/* one early answer per READ/WRITE: 6 generations x (write + read pass) */
+	assert_true(runner_early_answers(f->dev) >= 6u * 2u * NBLK);
+	tcmu_device_get_stats(f->dev, &st);
+	assert_int_equal(st.in_flight, 0);
+	assert_int_equal(st.bytes_written, 6u * NBLK * BLK);
+	assert_int_equal(st.bytes_read, st.bytes_written);
+	assert_int_equal(tcmu_device_stop(f->dev, 1000), 0);
+}
+
 static void test_idle_does_not_spin(void **state)
 {
 	struct fx *f = fx_new(BP_INLINE);
@@ -451,6 +484,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_parallel_workers, teardown),
 		cmocka_unit_test_teardown(test_change_while_running, teardown),
 		cmocka_unit_test_teardown(test_idle_does_not_spin, teardown),
+		cmocka_unit_test_teardown(test_early_answers, teardown),
 	};
 
 	tcmu_set_log_level(0);
