@@ -125,7 +125,8 @@ const size_t scsi_ops_count = SCSI_ARRAY_SIZE(scsi_ops);
 
 #undef M
 
-bool scsi_op_enabled(const struct tcmu_device *dev, const struct scsi_op *op)
+bool scsi_op_conditional_enabled(const struct tcmu_device *dev,
+				 const struct scsi_op *op)
 {
 	const struct tcmu_handler *h = dev->handler;
 
@@ -230,7 +231,7 @@ struct scsi_cstate *scsi_cstate_get_light(struct tcmu_cmd *cmd)
 
 static void cstate_put(struct scsi_dev *sd, struct scsi_cstate *cs)
 {
-	scsi_unlock_fast(sd, cs);
+	scsi_unlock(sd, cs);
 	if (!cs->light) {
 		free(cs->buf);
 		free(cs->iov);
@@ -287,7 +288,7 @@ void scsi_complete(struct tcmu_cmd *cmd)
 	}
 	runner_finish(cmd);
 	if (sd)
-		scsi_run_ready_fast(sd);
+		scsi_run_ready(sd);
 }
 
 void scsi_complete_result(struct tcmu_cmd *cmd, int result)
@@ -460,8 +461,7 @@ void scsi_submit(struct tcmu_cmd *cmd)
 		return;
 	}
 
-	if (!op || ((op->flags & (SCSI_OPF_NEED_UNMAP | SCSI_OPF_ALUA)) &&
-		    !scsi_op_enabled(dev, op))) {
+	if (!op || !scsi_op_enabled(dev, op)) {
 		tcmu_dev_dbg(dev, "unsupported opcode 0x%02x/0x%02x", cmd->cdb[0],
 			     cmd->cdb[1] & 0x1f);
 		scsi_done_invalid_op(cmd);

@@ -37,20 +37,9 @@ static bool blocked(struct scsi_dev *sd, const struct scsi_cstate *cs,
 	return false;
 }
 
-bool scsi_lock(struct tcmu_cmd *cmd, enum scsi_lock_kind kind, uint64_t lba,
-	       uint64_t n, void (*resume)(struct tcmu_cmd *cmd))
+bool scsi_lock_contended(struct scsi_dev *sd, struct scsi_cstate *cs)
 {
-	struct scsi_dev *sd = cmd->dev->scsi;
-	struct scsi_cstate *cs = cmd->core_priv;
-
-	cs->lock = kind;
-	cs->lk_start = lba;
-	cs->lk_end = lba + n > lba ? lba + n : UINT64_MAX;
-	cs->resume = resume;
-	if (kind == SCSI_LOCK_EXCL)
-		sd->nr_excl++;
-
-	if (sd->nr_excl == 0 || !blocked(sd, cs, &sd->waiting)) {
+	if (!blocked(sd, cs, &sd->waiting)) {
 		cs->waiting = false;
 		scsi_list_add_tail(&sd->active, &cs->link);
 		return true;
@@ -60,19 +49,10 @@ bool scsi_lock(struct tcmu_cmd *cmd, enum scsi_lock_kind kind, uint64_t lba,
 	return false;
 }
 
-void scsi_unlock(struct scsi_dev *sd, struct scsi_cstate *cs)
+void scsi_grant_waiters(struct scsi_dev *sd)
 {
 	struct scsi_list *p, *next;
 
-	if (cs->lock == SCSI_LOCK_NONE)
-		return;
-	if (cs->lock == SCSI_LOCK_EXCL)
-		sd->nr_excl--;
-	scsi_list_del(&cs->link);
-	cs->lock = SCSI_LOCK_NONE;
-	cs->waiting = false;
-
-	/* Grant, in order, every waiter that no longer conflicts. */
 	for (p = sd->waiting.next; p != &sd->waiting; p = next) {
 		struct scsi_cstate *w = scsi_container_of(p, struct scsi_cstate,
 							  link);
@@ -88,13 +68,11 @@ void scsi_unlock(struct scsi_dev *sd, struct scsi_cstate *cs)
 	}
 }
 
-void scsi_run_ready(struct scsi_dev *sd)
+void scsi_resume_granted(struct scsi_dev *sd)
 {
 	struct scsi_list *p;
 	bool again = true;
 
-	if (sd->running_ready || !sd->nr_granted)
-		return;
 	sd->running_ready = true;
 	/*
 	 * Granted waiters are flagged in the active list; resume each once.

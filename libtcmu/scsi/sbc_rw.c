@@ -182,7 +182,7 @@ void sbc_write(struct tcmu_cmd *cmd)
 	cs->lba = rw.lba;
 	cs->nlb = rw.nlb;
 	cs->io_flags = scsi_write_flags(cmd->dev, rw.fua);
-	if (scsi_lock_shared(cmd, rw.lba, rw.nlb, write_issue))
+	if (scsi_lock(cmd, SCSI_LOCK_SHARED, rw.lba, rw.nlb, write_issue))
 		write_issue(cmd);
 }
 

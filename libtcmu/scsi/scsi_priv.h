@@ -243,11 +243,22 @@ struct scsi_op {
 extern const struct scsi_op scsi_ops[];
 extern const size_t scsi_ops_count;
 
+/* The flags of entries that a device may not support (scsi_op_enabled). */
+#define SCSI_OPF_CONDITIONAL (SCSI_OPF_NEED_UNMAP | SCSI_OPF_ALUA)
+/* scsi_op_conditional_enabled — scsi_op_enabled() for those entries (core.c). */
+bool scsi_op_conditional_enabled(const struct tcmu_device *dev,
+				 const struct scsi_op *op);
+
 /*
  * scsi_op_enabled — is @op supported by @dev's handler? Only entries with
- * SCSI_OPF_NEED_UNMAP or SCSI_OPF_ALUA can be disabled.
+ * a SCSI_OPF_CONDITIONAL flag can be disabled (inline: every command asks).
  */
-bool scsi_op_enabled(const struct tcmu_device *dev, const struct scsi_op *op);
+static inline bool scsi_op_enabled(const struct tcmu_device *dev,
+				   const struct scsi_op *op)
+{
+	return !(op->flags & SCSI_OPF_CONDITIONAL) ||
+	       scsi_op_conditional_enabled(dev, op);
+}
 
 /* scsi_complete — the command is answered: free its state, finish it. */
 void scsi_complete(struct tcmu_cmd *cmd);
@@ -397,63 +408,61 @@ size_t scsi_data_out(struct tcmu_cmd *cmd, void *buf, size_t len);
 /* ---------------------------------------------------------------- */
 
 /*
+ * The lock's entry points are inline for the common case (no EXCL lock held
+ * or waited for: nothing can conflict, O(1)); the rest is in lock.c.
+ */
+/* scsi_lock_contended — scsi_lock() when an EXCL lock exists (lock.c). */
+bool scsi_lock_contended(struct scsi_dev *sd, struct scsi_cstate *cs);
+/* scsi_grant_waiters — grant, in order, waiters that no longer conflict (lock.c). */
+void scsi_grant_waiters(struct scsi_dev *sd);
+/* scsi_resume_granted — the loop of scsi_run_ready() (lock.c). */
+void scsi_resume_granted(struct scsi_dev *sd);
+
+/*
  * scsi_lock — take the write-ordering lock of @kind on LBAs [@lba, @lba +
  * @n) for @cmd (needs its cstate). Returns true when granted at once;
  * otherwise @resume(cmd) runs once it is granted. Released by
- * scsi_complete().
+ * scsi_complete(). Ring thread.
  */
-bool scsi_lock(struct tcmu_cmd *cmd, enum scsi_lock_kind kind, uint64_t lba,
-	       uint64_t n, void (*resume)(struct tcmu_cmd *cmd));
-/* scsi_unlock — release @cs's lock; granted waiters go to the ready list. */
-void scsi_unlock(struct scsi_dev *sd, struct scsi_cstate *cs);
-/* scsi_run_ready — resume granted waiters (re-entrancy safe). */
-void scsi_run_ready(struct scsi_dev *sd);
-
-/*
- * scsi_lock_shared — scsi_lock(SHARED) with the common case inline: no
- * EXCL lock held or waited for, so nothing can conflict and the lock is
- * granted at once (exactly what scsi_lock() does then).
- */
-static inline bool scsi_lock_shared(struct tcmu_cmd *cmd, uint64_t lba,
-				    uint64_t n,
-				    void (*resume)(struct tcmu_cmd *cmd))
+static inline bool scsi_lock(struct tcmu_cmd *cmd, enum scsi_lock_kind kind,
+			     uint64_t lba, uint64_t n,
+			     void (*resume)(struct tcmu_cmd *cmd))
 {
 	struct scsi_dev *sd = cmd->dev->scsi;
 	struct scsi_cstate *cs = cmd->core_priv;
 
-	if (sd->nr_excl)
-		return scsi_lock(cmd, SCSI_LOCK_SHARED, lba, n, resume);
-	cs->lock = SCSI_LOCK_SHARED;
+	cs->lock = kind;
 	cs->lk_start = lba;
 	cs->lk_end = lba + n > lba ? lba + n : UINT64_MAX;
 	cs->resume = resume;
+	if (kind == SCSI_LOCK_EXCL)
+		sd->nr_excl++;
+	if (sd->nr_excl)
+		return scsi_lock_contended(sd, cs);
 	cs->waiting = false;
 	scsi_list_add_tail(&sd->active, &cs->link);
 	return true;
 }
 
-/*
- * scsi_unlock_fast — scsi_unlock() with the common cases inline: no lock,
- * or a SHARED one with nobody waiting (no waiter to grant).
- */
-static inline void scsi_unlock_fast(struct scsi_dev *sd, struct scsi_cstate *cs)
+/* scsi_unlock — release @cs's lock; granted waiters go to the ready list. */
+static inline void scsi_unlock(struct scsi_dev *sd, struct scsi_cstate *cs)
 {
 	if (cs->lock == SCSI_LOCK_NONE)
 		return;
-	if (cs->lock == SCSI_LOCK_SHARED && scsi_list_empty(&sd->waiting)) {
-		scsi_list_del(&cs->link);
-		cs->lock = SCSI_LOCK_NONE;
-		cs->waiting = false;
-		return;
-	}
-	scsi_unlock(sd, cs);
+	if (cs->lock == SCSI_LOCK_EXCL)
+		sd->nr_excl--;
+	scsi_list_del(&cs->link);
+	cs->lock = SCSI_LOCK_NONE;
+	cs->waiting = false;
+	if (!scsi_list_empty(&sd->waiting))
+		scsi_grant_waiters(sd);
 }
 
-/* scsi_run_ready_fast — scsi_run_ready(), inline when nothing is granted. */
-static inline void scsi_run_ready_fast(struct scsi_dev *sd)
+/* scsi_run_ready — resume granted waiters (re-entrancy safe). */
+static inline void scsi_run_ready(struct scsi_dev *sd)
 {
 	if (sd->nr_granted && !sd->running_ready)
-		scsi_run_ready(sd);
+		scsi_resume_granted(sd);
 }
 
 /* ---------------------------------------------------------------- */
