@@ -597,6 +597,21 @@ static inline void cpu_relax(void)
 }
 
 /*
+ * answer — writes every answered command into the ring and notifies the
+ * kernel once (nothing when none was answered). Ring thread.
+ */
+static void answer(struct runner *r)
+{
+	int ret;
+
+	write_back(r);
+	r->local_bytes = 0;
+	ret = tcmu_ring_notify(r->dev);
+	if (ret < 0)
+		tcmu_dev_err(r->dev, "notify: %s", strerror(-ret));
+}
+
+/*
  * answer_early — in the middle of a long turn, answers the commands the
  * handler completed inline so far (one notify), so the kernel can complete
  * them and the initiator send more while the ring thread goes on with the
@@ -606,15 +621,9 @@ static inline void cpu_relax(void)
  */
 static void answer_early(struct runner *r)
 {
-	int ret;
-
-	r->local_bytes = 0;
 	stat_add(&r->early_answers, 1);
 	collect(r);
-	write_back(r);
-	ret = tcmu_ring_notify(r->dev);
-	if (ret < 0)
-		tcmu_dev_err(r->dev, "notify: %s", strerror(-ret));
+	answer(r);
 }
 
 /*
@@ -785,11 +794,7 @@ static void *ring_thread_main(void *arg)
 		collect(r);
 		/* Continuations run by collect() may have made handler calls. */
 		end_batch(r);
-		write_back(r);
-		r->local_bytes = 0;
-		ret = tcmu_ring_notify(dev);
-		if (ret < 0)
-			tcmu_dev_err(dev, "notify: %s", strerror(-ret));
+		answer(r);
 	}
 out:
 	if (epfd >= 0)
