@@ -6,39 +6,12 @@
 # Several RESULT lines for one (target, job): the median. Standard library
 # only.
 import fileinput
-import re
-import statistics
+
+from result_lines import med, read_results
 
 NAMES = {"tcmud": "tcmud user:rbd (tcm_loop)",
          "fio-rbd": "fio --ioengine=rbd (librbd, no SCSI)",
          "runner": "tcmu-runner rbd (tcm_loop)"}
-
-
-def parse(lines):
-    res, jobs, targets = {}, [], []
-    for line in lines:
-        m = re.match(r"^RESULT (\S+) (\S+) (.*)$", line.strip())
-        if not m:
-            continue
-        target, job, rest = m.groups()
-        kv = dict(x.split("=", 1) for x in rest.split())
-        ios = max(int(kv["ios"]), 1)
-        hz = float(kv["hz"])
-        r = {"iops": float(kv["iops"]), "bw": float(kv["bw_kib"]) / 1024.0,
-             "p50": float(kv["p50_us"]), "p99": float(kv["p99_us"]),
-             "dcpu": None if kv["dcpu_ticks"] == "-" else
-             float(kv["dcpu_ticks"]) / hz / ios * 1e6}
-        res.setdefault((target, job), []).append(r)
-        if job not in jobs:
-            jobs.append(job)
-        if target not in targets:
-            targets.append(target)
-    return res, jobs, targets
-
-
-def med(rs, key):
-    vals = [r[key] for r in rs if r[key] is not None]
-    return statistics.median(vals) if vals else None
 
 
 def fmt(v, nd=0):
@@ -48,7 +21,7 @@ def fmt(v, nd=0):
 
 
 def main():
-    res, jobs, targets = parse(fileinput.input())
+    res, jobs, targets = read_results(fileinput.input())
     print("| job | target | IOPS | MiB/s | p50 µs | p99 µs | daemon CPU µs/IO |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for job in jobs:

@@ -6,8 +6,8 @@
 # engine).  With several RESULT lines per cell, the median.  Standard
 # library only.
 import fileinput
-import re
-import statistics
+
+from result_lines import med, read_results
 
 NAMES = {"tcmud-glfs": "tcmud user:glfs (tcm_loop, libaio)",
          "gfapi-async": "fio gfapi_async (ceiling)",
@@ -16,24 +16,11 @@ NAMES = {"tcmud-glfs": "tcmud user:glfs (tcm_loop, libaio)",
 
 def main():
     """Reads the RESULT lines, prints the tables."""
-    res, jobs, targets = {}, [], []
-    for line in fileinput.input():
-        m = re.match(r"^RESULT (\S+) (\S+) (.*)$", line.strip())
-        if not m:
-            continue
-        target, job, rest = m.groups()
-        kv = dict(x.split("=", 1) for x in rest.split())
-        res.setdefault((target, job), []).append(
-            {"iops": float(kv["iops"]), "bw": float(kv["bw_kib"]) / 1024.0,
-             "p50": float(kv["p50_us"]), "p99": float(kv["p99_us"])})
-        if job not in jobs:
-            jobs.append(job)
-        if target not in targets:
-            targets.append(target)
+    res, jobs, targets = read_results(fileinput.input())
 
     def cell(target, job, key):
         rs = res.get((target, job))
-        return statistics.median(r[key] for r in rs) if rs else None
+        return med(rs, key) if rs else None
 
     def ms(us):
         return "" if us is None else "%.2f" % (us / 1000.0)

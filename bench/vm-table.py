@@ -4,9 +4,9 @@
 # measurements, then tcmud's ratios to tcmu-runner and to fileio, then the
 # issue's targets with MET / MISSED. With several rounds, each cell is the
 # median over the rounds. Standard library only.
-import re
-import statistics
 import sys
+
+from result_lines import med, read_results
 
 TARGETS = ["tcmud", "runner", "fileio"]
 NAMES = {"tcmud": "tcmud user:file", "runner": "tcmu-runner user:qcow(raw)",
@@ -30,40 +30,22 @@ QCOW_RATIOS = [
 
 
 def parse(lines):
-    res = {}  # (target, job) -> list of dicts
-    order = []
-    targets = []
-    for line in lines:
-        m = re.match(r"^RESULT (\S+) (\S+) (.*)$", line.strip())
-        if not m:
-            continue
-        target, job, rest = m.groups()
-        kv = dict(x.split("=", 1) for x in rest.split())
-        r = {"iops": float(kv["iops"]), "bw": float(kv["bw_kib"]) / 1024.0,
-             "p50": float(kv["p50_us"]), "p99": float(kv["p99_us"]),
-             "ios": int(kv["ios"])}
-        hz = float(kv["hz"])
-        ios = max(r["ios"], 1)
-        r["dcpu"] = None if kv["dcpu_ticks"] == "-" else \
-            float(kv["dcpu_ticks"]) / hz / ios * 1e6
-        r["scpu"] = float(kv["sys_ticks"]) / hz / ios * 1e6
-        r["dticks"] = None if kv["dcpu_ticks"] == "-" else float(kv["dcpu_ticks"])
-        # optional (newer vm-guest.sh): the daemon's user/sys split, page
-        # faults and context switches, per I/O
-        for key, scale in (("utime_ticks", 1e6 / hz), ("stime_ticks", 1e6 / hz),
-                           ("minflt", 1.0), ("vcsw", 1.0), ("nvcsw", 1.0)):
-            r[key] = float(kv[key]) * scale / ios if key in kv else None
-        res.setdefault((target, job), []).append(r)
-        if job not in order:
-            order.append(job)
-        if target not in targets:
-            targets.append(target)
+    """read_results() plus this table's columns: ios, scpu (guest CPU µs
+    per I/O), dticks, and the optional user/sys split, page faults and
+    context switches per I/O of newer vm-guest.sh lines."""
+    res, order, targets = read_results(lines)
+    for rs in res.values():
+        for r in rs:
+            kv = r["kv"]
+            hz = float(kv["hz"])
+            r["ios"] = int(kv["ios"])
+            ios = max(r["ios"], 1)
+            r["scpu"] = float(kv["sys_ticks"]) / hz / ios * 1e6
+            r["dticks"] = None if kv["dcpu_ticks"] == "-" else float(kv["dcpu_ticks"])
+            for key, scale in (("utime_ticks", 1e6 / hz), ("stime_ticks", 1e6 / hz),
+                               ("minflt", 1.0), ("vcsw", 1.0), ("nvcsw", 1.0)):
+                r[key] = float(kv[key]) * scale / ios if key in kv else None
     return res, order, targets
-
-
-def med(rs, key):
-    vals = [r[key] for r in rs if r[key] is not None]
-    return statistics.median(vals) if vals else None
 
 
 def fmt(v, nd=0):
