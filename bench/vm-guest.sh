@@ -233,6 +233,21 @@ set_wce() {
 		fail "cannot set emulate_write_cache on $1"
 }
 
+# wait_warm LABEL PID: waits until the file handler's mapping warm-up
+# threads of the daemon PID have ended (prefaulting the image's mapping,
+# handlers/file/map.c), so that no job pays for it; says how long it took.
+wait_warm() {
+	local t0=$SECONDS busy=0
+	for _ in $(seq 1200); do
+		busy=0
+		grep -qx tcmu-file-warm /proc/"$2"/task/*/comm 2>/dev/null && busy=1
+		((busy)) || break
+		sleep 0.1
+	done
+	((busy)) && fail "$1: the mapping warm-up did not end in 120 s"
+	echo "INFO $1 mapping warm-up waited $((SECONDS - t0)) s"
+}
+
 # bench_tcmud LABEL EXTRA_OPTS [KEY=VAL...] (LABEL tcmud-ram: the ram handler;
 # env BENCH_TCMUD_CONF: the tcmu.conf tcmud gets with --config)
 bench_tcmud() {
@@ -246,6 +261,7 @@ bench_tcmud() {
 	set_wce "user_$USER_HBA/bench"
 	disk=$(loop_lun_add 0 "user_$USER_HBA/bench")
 	describe "$label" "$disk" "user_$USER_HBA/bench"
+	wait_warm "$label" "$TCMUD_PID"
 	run_jobs "$label" "$disk" "$TCMUD_PID"
 	loop_lun_del 0
 	user_dev_del bench
@@ -318,6 +334,7 @@ interleaved() {
 		disks[i]=$(loop_lun_add "$i" "user_$USER_HBA/bench$i")
 		describe "${labels[i]}" "${disks[i]}" "user_$USER_HBA/bench$i"
 	done
+	wait_warm interleaved "$TCMUD_PID"
 	for round in $(seq "$BENCH_ROUNDS"); do
 		echo "INFO round $round"
 		for spec in $BENCH_JOBS; do
@@ -492,6 +509,7 @@ bench_img() {
 		}
 		[[ $fmt == qcow ]] && echo "INFO $t image: qcow2 -o $opts,preallocation=$BENCH_QCOW_PREALLOC"
 		describe "$t" "$disk" "user_$USER_HBA/bench"
+		wait_warm "$t" "$TCMUD_PID"
 		run_jobs "$t" "$disk" "$TCMUD_PID"
 		qcow_lun_down
 		[[ $fmt == qcow ]] && check_img "$t" all "$path"

@@ -6,7 +6,7 @@
  * "file//path/to/image"):
  *
  *     <absolute path>[;direct][;engine=auto|uring|threads][;sync=fdatasync|fsync][;threads=N]
- *                    [;inline=auto|on|off][;async_min=BYTES][;mmap=on|off]
+ *                    [;inline=auto|on|off][;async_min=BYTES][;mmap=auto|off]
  *
  * The path ends at the first ';' (a path containing ';' cannot be used).
  * inline: buffered writes done on the ring thread with pwritev2() instead
@@ -18,9 +18,10 @@
  * async_min: buffered transfers of at least BYTES (default 131072; 0: none)
  * are copied by io_uring's io-wq workers rather than on the ring thread, so
  * that the copies of large commands run in parallel on several CPUs.
- * mmap: on a memory filesystem (tmpfs, ramfs) with inline writes, copy
- * reads and writes out of / into a shared mapping of the file on the ring
- * thread (see map.c); default off, ignored elsewhere.
+ * mmap: auto (the default; "on" is the same) copies writes, and reads while
+ * the file has no hole, into / out of a shared mapping of the file on the
+ * ring thread when the file is on a memory filesystem (tmpfs, ramfs) with
+ * inline writes (see map.c); off: never. Ignored elsewhere.
  * The file is created (mode 0600) when missing and grown to the device
  * size when smaller; it is never shrunk.
  *
@@ -104,12 +105,12 @@ static int fh_parse_option(const char *opt, struct fh_config *c, char **reason)
 			return fh_fail(reason, "file: async_min must be a byte count, not '%s'", val), -EINVAL;
 		c->async_min = n ? n : UINT64_MAX;
 	} else if (klen == 4 && !strncmp(opt, "mmap", 4) && val) {
-		if (!strcmp(val, "on"))
+		if (!strcmp(val, "auto") || !strcmp(val, "on"))
 			c->mmap_io = true;
 		else if (!strcmp(val, "off"))
 			c->mmap_io = false;
 		else
-			return fh_fail(reason, "file: unknown mmap '%s' (on, off)", val), -EINVAL;
+			return fh_fail(reason, "file: unknown mmap '%s' (auto, off)", val), -EINVAL;
 	} else if (klen == 4 && !strncmp(opt, "sync", 4) && val) {
 		if (!strcmp(val, "fsync"))
 			c->full_fsync = true;
@@ -145,7 +146,7 @@ int fh_config_parse(const char *cfg, struct fh_config *c, char **reason)
 	int ret = 0;
 
 	*c = (struct fh_config){ .engine = FH_ENGINE_AUTO, .inline_writes = -1,
-				 .async_min = FH_ASYNC_MIN };
+				 .async_min = FH_ASYNC_MIN, .mmap_io = true };
 	if (!cfg || !*cfg)
 		return fh_fail(reason, "file: %s", "no path given (file//path/to/image)"), -EINVAL;
 	semi = strchr(cfg, ';');
@@ -614,6 +615,7 @@ static int fh_unmap(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 	struct fh_cmd *fc = fh_cmd_init(cmd, FH_OP_UNMAP, &chained);
 	int r;
 
+	fh_map_holes_ahead(d);
 	if (d->engine == FH_ENGINE_URING && tcmu_dev_get_write_cache(dev) &&
 	    !atomic_load_explicit(&d->no_punch, memory_order_relaxed)) {
 		r = fh_uring_unmap(d, fc, ranges, nr);
@@ -668,6 +670,8 @@ static int fh_write_same(struct tcmu_device *dev, struct tcmu_cmd *cmd,
 	fc->pat = iov;
 	fc->patcnt = iovcnt;
 	fc->pat_zero = fh_iov_is_zero(iov, iovcnt);
+	if (punch || fc->pat_zero)
+		fh_map_holes_ahead(d); /* fallocate may punch or zero the range */
 	fc->ws_flags = flags;
 	fc->off = offset;
 	fc->len = length;
@@ -795,7 +799,7 @@ static bool fh_inline_writes(const struct fh_dev *d, bool memfs)
 }
 
 /*
- * Maps the first @size bytes of the file for ;mmap=on; on failure the
+ * Maps the first @size bytes of the file for ;mmap; on failure the
  * device goes on without (I/O through the engine), said once. Main thread.
  */
 static void fh_map_start(struct tcmu_device *dev, struct fh_dev *d, uint64_t size)
@@ -805,6 +809,9 @@ static void fh_map_start(struct tcmu_device *dev, struct fh_dev *d, uint64_t siz
 	if (r)
 		tcmu_dev_warn(dev, "file: cannot map %s (%s); I/O uses the engine",
 			      d->cfg.path, strerror(-r));
+	else
+		tcmu_dev_dbg(dev, "file: %s mapped; %s through the mapping", d->cfg.path,
+			     d->map_reads ? "reads and writes" : "writes (the file has holes)");
 }
 
 /*
@@ -923,7 +930,7 @@ static struct tcmu_handler fh_handler = {
 	.cfg_desc = "Absolute path of the backing file, created if missing, e.g. "
 		    "file//var/lib/disk.img. Options: ;direct (O_DIRECT), "
 		    ";engine=auto|uring|threads, ;sync=fdatasync|fsync, ;threads=N, "
-		    ";inline=auto|on|off, ;async_min=BYTES, ;mmap=on|off",
+		    ";inline=auto|on|off, ;async_min=BYTES, ;mmap=auto|off",
 	.concurrency = TCMU_CONCURRENCY_ASYNC,
 	.cmd_priv_size = sizeof(struct fh_cmd),
 	.check_config = fh_check_config,

@@ -53,7 +53,8 @@ struct fh_config {
 	unsigned int threads;   /* ;threads=N, worker pool size */
 	int inline_writes;      /* ;inline=on 1, off 0, auto -1 */
 	uint64_t async_min;     /* ;async_min=BYTES (0 given: UINT64_MAX) */
-	bool mmap_io;           /* ;mmap=on: I/O through a shared mapping */
+	bool mmap_io;           /* ;mmap=auto (default): I/O through a shared
+				   mapping on a memory filesystem; off: never */
 };
 
 enum fh_op {
@@ -122,8 +123,19 @@ struct fh_dev {
 	struct fh_pool pool;
 	bool pool_started;
 	bool inline_writes;         /* buffered writes on the ring thread */
-	char *map;                  /* ;mmap=on: the file mapped shared, or NULL */
+	char *map;                  /* ;mmap: the file mapped shared, or NULL */
 	size_t map_len;
+	/*
+	 * Reads through the mapping too (not only writes): the file had no
+	 * hole when mapped, and no UNMAP / WRITE SAME has punched one since
+	 * (a load from a hole of a tmpfs file allocates its page). Ring
+	 * thread, or the main thread with the ring idle.
+	 */
+	bool map_reads;
+	/* a thread prefaulting the mapping's page tables (map.c) */
+	pthread_t map_warm;
+	bool map_warm_running;
+	atomic_bool map_warm_stop;
 #ifdef TCMU_FILE_URING
 	struct io_uring ring;
 	bool ring_ready;
@@ -144,6 +156,7 @@ bool fh_write_dsync(const struct fh_dev *d, unsigned int flags);
 /* map.c */
 int fh_map_open(struct fh_dev *d, uint64_t size);
 void fh_map_close(struct fh_dev *d);
+void fh_map_holes_ahead(struct fh_dev *d);
 int fh_map_rw(struct fh_dev *d, const struct fh_cursor *c, bool write);
 
 /* pool.c */

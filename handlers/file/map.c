@@ -1,12 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * handlers/file/map.c — ;mmap=on: reads and writes of a file on tmpfs or
- * ramfs copied out of / into a shared mapping of the file on the ring
- * thread, instead of io_uring or pwritev2(). Same data (the page cache),
- * but the copy is user space's vector memcpy rather than the kernel's
- * copy_to/from_user (plus its per-page write_begin/write_end), and there
- * is no system call. A read of a hole of a sparse file allocates its page
- * (tmpfs fills holes on a fault), so a thin image grows when read.
+ * handlers/file/map.c — ;mmap=auto (the default): on a memory filesystem
+ * (tmpfs, ramfs) reads and writes are copied out of / into a shared
+ * mapping of the file on the ring thread, instead of going through
+ * io_uring or pwritev2(). Same data (the page cache), but the copy is user
+ * space's vector memcpy rather than the kernel's copy_to/from_user (plus
+ * its per-page lookups), and there is no system call.
+ *
+ * Holes: a load from a hole of a tmpfs file allocates its page (a read
+ * fault fills it), where pread() returns zeroes and allocates nothing. So
+ * reads use the mapping only while the file is known to have no hole:
+ * checked (st_blocks) when mapped, and given up for good (until the
+ * next reconfig) when an UNMAP or WRITE SAME may punch one or a copy hits
+ * SIGBUS. A thin image is therefore read the usual way and only written
+ * through the mapping (a write fills a hole either way).
+ *
+ * Warm-up: the first touch of each page through the mapping is a page
+ * fault on the ring thread. For a file without holes a helper thread
+ * prefaults the page tables (MADV_POPULATE_WRITE, in chunks, stoppable)
+ * right after the mapping is made; it stops before anything may punch a
+ * hole, since populating a hole would allocate it.
  *
  * A store into a shared file mapping raises SIGBUS instead of returning an
  * error when the page cannot be had: the file was truncated behind our
@@ -22,8 +35,14 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "file.h"
+
+/* prefault step of the warm-up thread: bounds how long stopping it waits */
+#define FH_MAP_WARM_CHUNK ((size_t)8 << 20)
 
 static struct sigaction fh_map_prev;
 static pthread_once_t fh_map_once = PTHREAD_ONCE_INIT;
@@ -70,9 +89,69 @@ static void fh_map_install(void)
 }
 
 /*
- * fh_map_open — maps the first @size bytes of the file shared, for
- * ;mmap=on on a memory filesystem (callers check). Main thread (open,
- * reconfig with the ring paused). Returns 0 or -errno (no mapping then).
+ * Warm-up thread: prefaults the page tables of the whole mapping, a chunk
+ * at a time, until done or told to stop. Errors end it quietly (kernels
+ * before 5.14 lack MADV_POPULATE_WRITE; a truncated file gives EFAULT):
+ * the copies then fault the pages in themselves.
+ */
+static void *fh_map_warm_main(void *arg)
+{
+	struct fh_dev *d = arg;
+	struct timespec t0, t1;
+	size_t off, n;
+	int err = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (off = 0; off < d->map_len; off += n) {
+		if (atomic_load_explicit(&d->map_warm_stop, memory_order_relaxed))
+			break;
+		n = d->map_len - off < FH_MAP_WARM_CHUNK ? d->map_len - off : FH_MAP_WARM_CHUNK;
+		if (madvise(d->map + off, n, MADV_POPULATE_WRITE) && errno != EINTR) {
+			err = errno;
+			break;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	tcmu_dev_dbg(d->dev, "file: prefaulted %zu of %zu MiB of the mapping in %lld ms%s%s",
+		     off >> 20, d->map_len >> 20,
+		     (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000,
+		     err ? ": " : "", err ? strerror(err) : "");
+	return NULL;
+}
+
+/* Stops and joins the warm-up thread, if it runs. Waits for one chunk at most. */
+static void fh_map_warm_stop(struct fh_dev *d)
+{
+	if (!d->map_warm_running)
+		return;
+	atomic_store(&d->map_warm_stop, true);
+	pthread_join(d->map_warm, NULL);
+	d->map_warm_running = false;
+}
+
+/*
+ * Is every page of [0, @size) allocated? tmpfs counts a file's pages in
+ * st_blocks, written or fallocate()d; SEEK_HOLE and mincore() cannot tell
+ * (they see a fallocated page that was never written as a hole). A file
+ * with pages past its end (fallocate KEEP_SIZE) and as many holes inside
+ * would pass; nothing here makes such a file, and the cost of that mistake
+ * is memory (a read fills a hole), not data.
+ */
+static bool fh_map_dense(const struct fh_dev *d, uint64_t size)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct stat st;
+
+	return !fstat(d->fd, &st) && st.st_blocks >= 0 &&
+	       (uint64_t)st.st_blocks * 512 >= (size + page - 1) / page * page;
+}
+
+/*
+ * fh_map_open — maps the first @size bytes of the file shared, for the
+ * ;mmap path on a memory filesystem (callers check). When the file has no
+ * hole, reads use the mapping too and a thread starts prefaulting it.
+ * Main thread (open, reconfig with the ring paused). Returns 0 or -errno
+ * (no mapping then).
  */
 int fh_map_open(struct fh_dev *d, uint64_t size)
 {
@@ -88,16 +167,40 @@ int fh_map_open(struct fh_dev *d, uint64_t size)
 		return -errno;
 	d->map = p;
 	d->map_len = (size_t)size;
+	d->map_reads = fh_map_dense(d, size);
+	if (d->map_reads) {
+		atomic_store(&d->map_warm_stop, false);
+		d->map_warm_running = !pthread_create(&d->map_warm, NULL, fh_map_warm_main, d);
+		if (d->map_warm_running)
+			pthread_setname_np(d->map_warm, "tcmu-file-warm");
+	}
 	return 0;
 }
 
-/* fh_map_close — drops the mapping, if any. Main thread, ring idle. */
+/* fh_map_close — drops the mapping, if any. Main thread, ring idle; waits for the warm-up. */
 void fh_map_close(struct fh_dev *d)
 {
+	fh_map_warm_stop(d);
 	if (d->map)
 		munmap(d->map, d->map_len);
 	d->map = NULL;
 	d->map_len = 0;
+	d->map_reads = false;
+}
+
+/*
+ * fh_map_holes_ahead — the file may get a hole (UNMAP, WRITE SAME about to
+ * punch or zero a range): reads stop using the mapping and the warm-up
+ * stops, so that neither allocates the hole again. Ring thread; may wait
+ * for one warm-up chunk (the first seconds after open only).
+ */
+void fh_map_holes_ahead(struct fh_dev *d)
+{
+	if (!d->map_reads)
+		return;
+	d->map_reads = false;
+	fh_map_warm_stop(d);
+	tcmu_dev_dbg(d->dev, "file: ranges may be unmapped; reads no longer use the mapping");
 }
 
 /*
@@ -130,17 +233,22 @@ static __attribute__((noinline)) void fh_map_copy(char *file, const struct fh_cu
  * fh_map_rw — copies the whole transfer of @c (not advanced) into the
  * mapping (@write) or out of it. Ring thread; never blocks on I/O
  * (page-cache pages of a memory filesystem). Returns 0, -ERANGE (not
- * inside the mapping) or -EFAULT (a SIGBUS stopped the copy: the caller
- * does the transfer again the usual way).
+ * inside the mapping, or a read while the file may have holes) or -EFAULT
+ * (a SIGBUS stopped the copy: the caller does the transfer again the usual
+ * way; the file changed behind our back, so reads leave the mapping).
  */
 int fh_map_rw(struct fh_dev *d, const struct fh_cursor *c, bool write)
 {
 	sigjmp_buf jb;
 
-	if (!d->map || c->off > d->map_len || c->left > d->map_len - c->off)
+	if (!d->map || (!write && !d->map_reads) || c->off > d->map_len ||
+	    c->left > d->map_len - c->off)
 		return -ERANGE;
-	if (sigsetjmp(jb, 0))
-		return -EFAULT; /* the guard was cleared by the handler */
+	if (sigsetjmp(jb, 0)) {
+		/* the guard was cleared by the handler */
+		fh_map_holes_ahead(d);
+		return -EFAULT;
+	}
 	fh_map_guard = &jb;
 	fh_map_copy(d->map + c->off, c, write);
 	fh_map_guard = NULL;

@@ -588,7 +588,7 @@ static void test_past_eof_threads(void **state)
 	past_eof(";engine=threads");
 }
 
-/* ---- ;mmap=on: writes through a shared mapping (tmpfs) -------------- */
+/* ---- ;mmap=auto: I/O through a shared mapping (tmpfs) ---------------- */
 
 /* A path on tmpfs for @name, or skip() when /dev/shm is not tmpfs. */
 static void shm_path(char *buf, size_t size, const char *name)
@@ -614,18 +614,70 @@ static bool mapped_here(const char *path)
 	return found;
 }
 
-/* Random I/O with ;mmap=on lands in the file and reads back right. */
-static void test_mmap_random_io(void **state)
+/* Resident KiB of this process's mapping of @path (smaps "Rss:"); -1: none. */
+static long long mapping_rss_kib(const char *path)
 {
-	char p[512], cfg[700];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[1024];
+	unsigned long long lo, hi;
+	bool in = false;
+	long long kib = -1;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2)
+			in = strstr(line, path) != NULL; /* a mapping's header line */
+		else if (in && sscanf(line, "Rss: %lld kB", &kib) == 1)
+			break;
+	}
+	fclose(f);
+	return in ? kib : -1;
+}
+
+/* A file of @size bytes on tmpfs with every page allocated (fallocate). */
+static void dense_file(const char *p, uint64_t size)
+{
+	int fd;
+
+	unlink(p);
+	fd = open(p, O_CREAT | O_RDWR, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(posix_fallocate(fd, 0, (off_t)size), 0);
+	close(fd);
+}
+
+/* Waits (10 s at most) for the mapping's warm-up thread to end. */
+static void wait_warm_done(void)
+{
+	int i;
+
+	for (i = 0; i < 1000 && count_threads("tcmu-file-warm"); i++)
+		usleep(10000);
+	assert_int_equal(count_threads("tcmu-file-warm"), 0);
+}
+
+/*
+ * Random I/O through the mapping (the default on tmpfs) lands in the file
+ * and reads back right: on a thin file (writes only through the mapping)
+ * and on a fully allocated one (reads too, page tables prefaulted).
+ */
+static void mmap_random_io(bool dense)
+{
+	char p[512];
 	uint8_t *shadow;
 	struct th t;
 
 	shm_path(p, sizeof(p), "map.img");
 	unlink(p);
-	snprintf(cfg, sizeof(cfg), "%s;mmap=on", p);
-	assert_int_equal(th_start(&t, "file", cfg, NULL), 0);
+	if (dense)
+		dense_file(p, 16 << 20);
+	assert_int_equal(th_start(&t, "file", p, NULL), 0);
 	assert_true(mapped_here(p));
+	if (dense) {
+		wait_warm_done();
+		/* the warm-up mapped every page: no fault on the ring thread */
+		assert_int_equal(mapping_rss_kib(p), (long long)(t.size >> 10));
+	}
 	shadow = calloc(1, t.size);
 	assert_non_null(shadow);
 	th_random_io(&t, shadow, 40, 16, 0x4321);
@@ -634,6 +686,112 @@ static void test_mmap_random_io(void **state)
 	th_stop(&t);
 	assert_false(mapped_here(p));
 	free(shadow);
+	unlink(p);
+}
+
+static void test_mmap_random_io_thin(void **state)
+{
+	mmap_random_io(false);
+}
+
+static void test_mmap_random_io_dense(void **state)
+{
+	mmap_random_io(true);
+}
+
+/* ;mmap=off: no mapping, same I/O. */
+static void test_mmap_off(void **state)
+{
+	char p[512], cfg[700];
+	uint8_t buf[TH_CHUNK], back[TH_CHUNK];
+	uint64_t seed = 3;
+	struct th t;
+
+	shm_path(p, sizeof(p), "nomap.img");
+	dense_file(p, 16 << 20);
+	snprintf(cfg, sizeof(cfg), "%s;mmap=off", p);
+	assert_int_equal(th_start(&t, "file", cfg, NULL), 0);
+	assert_false(mapped_here(p));
+	assert_int_equal(count_threads("tcmu-file-warm"), 0);
+	th_fill(buf, sizeof(buf), &seed);
+	assert_int_equal(th_write(&t, 8, TH_CHUNK / t.bs, buf, false), TH_GOOD);
+	assert_int_equal(th_read(&t, 8, TH_CHUNK / t.bs, back), TH_GOOD);
+	assert_memory_equal(back, buf, sizeof(buf));
+	th_stop(&t);
+	unlink(p);
+}
+
+/*
+ * Reading a thin image allocates nothing: a load from a hole through the
+ * mapping would fill it, so reads of a file with holes take the engine.
+ */
+static void test_mmap_thin_reads_allocate_nothing(void **state)
+{
+	char p[512];
+	uint8_t buf[TH_CHUNK], back[TH_CHUNK], zero[TH_CHUNK] = { 0 };
+	uint64_t off, seed = 9;
+	struct th t;
+
+	shm_path(p, sizeof(p), "thin.img");
+	unlink(p); /* created sparse, at the device size */
+	assert_int_equal(th_start(&t, "file", p, NULL), 0);
+	assert_true(mapped_here(p));
+	assert_int_equal(blocks_of(p), 0);
+	for (off = 0; off < (1 << 20); off += TH_CHUNK) {
+		assert_int_equal(th_read(&t, off / t.bs, TH_CHUNK / t.bs, back), TH_GOOD);
+		assert_memory_equal(back, zero, TH_CHUNK);
+	}
+	assert_int_equal(blocks_of(p), 0);
+	/* a write fills its hole, through the mapping */
+	th_fill(buf, sizeof(buf), &seed);
+	assert_int_equal(th_write(&t, (2 << 20) / t.bs, TH_CHUNK / t.bs, buf, false), TH_GOOD);
+	assert_int_equal(blocks_of(p), TH_CHUNK / 512);
+	assert_int_equal(th_read(&t, (2 << 20) / t.bs, TH_CHUNK / t.bs, back), TH_GOOD);
+	assert_memory_equal(back, buf, TH_CHUNK);
+	assert_int_equal(blocks_of(p), TH_CHUNK / 512);
+	th_stop(&t);
+	unlink(p);
+}
+
+/*
+ * A fully allocated image is read through the mapping until an UNMAP
+ * punches holes; from then on reads take the engine, so reading the
+ * unmapped range gives zeroes and does not allocate it again.
+ */
+static void test_mmap_unmap_then_reads(void **state)
+{
+	const size_t mib = 1 << 20;
+	const uint64_t ranges[1][2] = { { mib / 512, mib / 512 } };
+	char p[512];
+	uint8_t *data, *back, *zero;
+	uint64_t before, after;
+	struct th t;
+
+	shm_path(p, sizeof(p), "punch.img");
+	dense_file(p, 16 << 20);
+	assert_int_equal(th_start_wc(&t, "file", p, NULL, true), 0);
+	data = fill_start(&t, 4 * mib, 21);
+	back = malloc(4 * mib);
+	zero = calloc(1, mib);
+	assert_true(back && zero);
+	read_range(&t, 0, 4 * mib, back);
+	assert_memory_equal(back, data, 4 * mib);
+	before = blocks_of(p);
+	assert_int_equal(th_unmap(&t, ranges, 1), TH_GOOD);
+	after = blocks_of(p);
+	if (before - after < mib / 512)
+		fail_msg("st_blocks %llu -> %llu: hole not punched",
+			 (unsigned long long)before, (unsigned long long)after);
+	assert_int_equal(count_threads("tcmu-file-warm"), 0); /* stopped first */
+	read_range(&t, 0, 4 * mib, back);
+	assert_memory_equal(back, data, mib);
+	assert_memory_equal(back + mib, zero, mib);
+	assert_memory_equal(back + 2 * mib, data + 2 * mib, 2 * mib);
+	assert_int_equal(blocks_of(p), after);
+	th_stop(&t);
+	free(data);
+	free(back);
+	free(zero);
 	unlink(p);
 }
 
@@ -651,8 +809,9 @@ static void test_mmap_sigbus_fallback(void **state)
 
 	shm_path(p, sizeof(p), "bus.img");
 	unlink(p);
-	snprintf(cfg, sizeof(cfg), "%s;mmap=on", p);
+	snprintf(cfg, sizeof(cfg), "%s;mmap=on", p); /* "on" is "auto" */
 	assert_int_equal(th_start(&t, "file", cfg, NULL), 0);
+	assert_true(mapped_here(p));
 	data = fill_start(&t, 4 * TH_CHUNK, 33);
 	assert_int_equal(truncate(p, 0), 0);
 	memset(back, 0xa5, sizeof(back));
@@ -740,7 +899,11 @@ int main(void)
 		cmocka_unit_test(test_write_same_threads),
 		cmocka_unit_test(test_past_eof_uring),
 		cmocka_unit_test(test_past_eof_threads),
-		cmocka_unit_test(test_mmap_random_io),
+		cmocka_unit_test(test_mmap_random_io_thin),
+		cmocka_unit_test(test_mmap_random_io_dense),
+		cmocka_unit_test(test_mmap_off),
+		cmocka_unit_test(test_mmap_thin_reads_allocate_nothing),
+		cmocka_unit_test(test_mmap_unmap_then_reads),
 		cmocka_unit_test(test_mmap_sigbus_fallback),
 		cmocka_unit_test(test_fallback_without_io_uring), /* last */
 	};
