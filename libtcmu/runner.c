@@ -289,10 +289,12 @@ void runner_call(struct tcmu_cmd *cmd, tcmu_cmd_cont_fn cont)
 
 	cmd->cont = cont;
 	cmd->in_handler = true;
-	if (!r) { /* synchronous test mode */
+	if (!r) { /* synchronous test mode: every call is a batch of one */
 		ret = invoke(dev->handler, dev, cmd);
 		if (ret < 0)
 			deliver(cmd, ret);
+		else if (dev->handler->batch_end)
+			dev->handler->batch_end(dev);
 		return;
 	}
 	if (r->h->concurrency == TCMU_CONCURRENCY_ASYNC) {

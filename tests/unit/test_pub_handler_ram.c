@@ -2,8 +2,9 @@
 /*
  * tests/unit/test_pub_handler_ram.c — the "ram" handler through the public
  * API and the ring simulator: check_config, data integrity under random
- * out-of-order I/O, UNMAP, WRITE SAME, COMPARE AND WRITE, and the stall
- * options (late completion; completion only on abort).
+ * out-of-order I/O, UNMAP, WRITE SAME, COMPARE AND WRITE, the order of
+ * dependent commands in one batch, and the stall options (late
+ * completion; completion only on abort).
  */
 #include <time.h>
 
@@ -117,6 +118,70 @@ static void test_compare_and_write(void **state)
 	th_stop(&t);
 }
 
+/* Queues @io without raising a UIO event: the batch starts with sim_kick(). */
+static void submit_quiet(struct th *t, struct sim_io *io)
+{
+	assert_true(sim_submit_flags(t->sim, io, SIM_NO_KICK) > 0);
+}
+
+/*
+ * One batch of dependent commands on the same blocks: WRITE, COMPARE AND
+ * WRITE against what that write wrote, READ, WRITE, SYNCHRONIZE CACHE,
+ * READ: each must see what the ones before it did, however the handler
+ * and the SCSI core group the work of a batch.
+ */
+static void test_batch_keeps_order(void **state)
+{
+	uint8_t a[4096], b[1024], c[1024], cw[2048], back1[4096], back2[4096], want[4096];
+	uint8_t cdb[16] = { TH_OP_CAW };
+	uint64_t seed = 77;
+	struct sim_io io[6];
+	struct th t;
+	int i;
+
+	assert_int_equal(th_start(&t, "ram", "order", NULL), 0);
+	assert_int_equal(th_read(&t, 0, 8, back1), TH_GOOD); /* takes the unit attention */
+	th_fill(a, sizeof(a), &seed);
+	th_fill(b, sizeof(b), &seed);
+	th_fill(c, sizeof(c), &seed);
+	memcpy(cw, a, 1024);
+	memcpy(cw + 1024, b, 1024);
+
+	th_rw16(&io[0], TH_OP_WRITE16, 100, 8, false);
+	io[0].out = a;
+	io[0].out_len = sizeof(a);
+	th_put_be(cdb + 2, 100, 8);
+	cdb[13] = 2;
+	sim_io_init(&io[1], cdb, 16);
+	io[1].out = cw;
+	io[1].out_len = sizeof(cw);
+	th_rw16(&io[2], TH_OP_READ16, 100, 8, false);
+	io[2].in = back1;
+	io[2].in_len = sizeof(back1);
+	th_rw16(&io[3], TH_OP_WRITE16, 102, 2, false);
+	io[3].out = c;
+	io[3].out_len = sizeof(c);
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = TH_OP_SYNC10;
+	sim_io_init(&io[4], cdb, 10);
+	th_rw16(&io[5], TH_OP_READ16, 100, 8, false);
+	io[5].in = back2;
+	io[5].in_len = sizeof(back2);
+	for (i = 0; i < 6; i++)
+		submit_quiet(&t, &io[i]);
+	sim_kick(t.sim);
+	for (i = 0; i < 6; i++) {
+		th_wait(&t, &io[i]);
+		assert_int_equal(io[i].status, TH_GOOD);
+	}
+	memcpy(want, b, 1024);
+	memcpy(want + 1024, a + 1024, 3072);
+	assert_memory_equal(back1, want, sizeof(want));
+	memcpy(want + 1024, c, 1024);
+	assert_memory_equal(back2, want, sizeof(want));
+	th_stop(&t);
+}
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -194,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_random_io),
 		cmocka_unit_test(test_unmap_write_same),
 		cmocka_unit_test(test_compare_and_write),
+		cmocka_unit_test(test_batch_keeps_order),
 		cmocka_unit_test(test_stall_ms),
 		cmocka_unit_test(test_stall_until_abort),
 	};
